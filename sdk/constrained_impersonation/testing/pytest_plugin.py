@@ -13,7 +13,7 @@ import pytest
 @pytest.fixture
 def apiserver() -> Iterator[object]:
     """A fresh embedded API server (constrained impersonation on), stopped after the test."""
-    from . import APIServer
+    from . import APIServer  # type: ignore[attr-defined,unused-ignore]
 
     with APIServer() as server:
         yield server

@@ -1,0 +1,235 @@
+"""Kubernetes ``Status`` errors with kube-apiserver's codes, reasons and message wording.
+
+Every failure the server reports to a client goes through :class:`StatusError`, so no client
+mistake can surface as a traceback or a bare 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from ..resolver import Attributes
+
+__all__ = [
+    "StatusError",
+    "already_exists",
+    "bad_request",
+    "conflict",
+    "forbidden",
+    "forbidden_message",
+    "gone",
+    "internal_error",
+    "invalid",
+    "method_not_supported",
+    "not_acceptable",
+    "not_found",
+    "quote",
+    "request_entity_too_large",
+    "status_response",
+    "too_many_requests",
+    "unauthorized",
+    "unsupported_media_type",
+]
+
+
+class StatusError(Exception):
+    """An API error answered as a ``metav1.Status`` body."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = dict(details) if details else None
+        self.headers = dict(headers) if headers else {}
+
+    def body(self) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            status["details"] = self.details
+        return status
+
+
+def status_response(err: StatusError) -> web.Response:
+    headers = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff"}
+    headers.update(err.headers)
+    return web.Response(status=err.code, body=json.dumps(err.body()).encode(), headers=headers)
+
+
+def _qualified(resource: str, group: str) -> str:
+    return f"{resource}.{group}" if group else resource
+
+
+def _details(resource: str, group: str, name: str) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    if name:
+        details["name"] = name
+    if group:
+        details["group"] = group
+    if resource:
+        details["kind"] = resource
+    return details
+
+
+def not_found(resource: str, name: str, group: str = "") -> StatusError:
+    qualified = _qualified(resource, group)
+    message = f"{qualified} {quote(name)} not found" if name else f"{qualified} not found"
+    return StatusError(404, "NotFound", message, _details(resource, group, name))
+
+
+def already_exists(resource: str, name: str, group: str = "") -> StatusError:
+    return StatusError(
+        409,
+        "AlreadyExists",
+        f"{_qualified(resource, group)} {quote(name)} already exists",
+        _details(resource, group, name),
+    )
+
+
+def conflict(resource: str, name: str, group: str = "", why: str = "") -> StatusError:
+    why = why or (
+        "the object has been modified; please apply your changes to the latest version "
+        "and try again"
+    )
+    return StatusError(
+        409,
+        "Conflict",
+        f"Operation cannot be fulfilled on {_qualified(resource, group)} {quote(name)}: {why}",
+        _details(resource, group, name),
+    )
+
+
+def invalid(
+    kind: str, name: str, group: str, causes: Sequence[tuple[str, str, str]]
+) -> StatusError:
+    """``causes`` are ``(field, reason_type, message)``, e.g. ``("metadata.name",
+    "FieldValueRequired", "Required value: name or generateName is required")``."""
+    joined = ", ".join(f"{field}: {msg}" for field, _, msg in causes)
+    qualified = f"{kind}.{group}" if group else kind
+    message = f"{qualified} {quote(name)} is invalid: {joined}"
+    details = {
+        "name": name,
+        "kind": kind,
+        "causes": [{"reason": r, "message": m, "field": f} for f, r, m in causes],
+    }
+    if group:
+        details["group"] = group
+    return StatusError(422, "Invalid", message, details)
+
+
+def bad_request(message: str) -> StatusError:
+    return StatusError(400, "BadRequest", message)
+
+
+def unauthorized(message: str = "Unauthorized") -> StatusError:
+    return StatusError(401, "Unauthorized", message)
+
+
+def gone(message: str) -> StatusError:
+    return StatusError(410, "Expired", message)
+
+
+def method_not_supported(resource: str, group: str, action: str) -> StatusError:
+    return StatusError(
+        405,
+        "MethodNotAllowed",
+        f"{action} is not supported on resources of kind {_qualified(resource, group)!r}",
+        _details(resource, group, ""),
+    )
+
+
+def not_acceptable(accepted: Sequence[str]) -> StatusError:
+    return StatusError(
+        406,
+        "NotAcceptable",
+        f"only the following media types are accepted: {', '.join(accepted)}",
+    )
+
+
+def unsupported_media_type(content_type: str, supported: Sequence[str]) -> StatusError:
+    return StatusError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"{', '.join(supported)}",
+    )
+
+
+def request_entity_too_large(limit: int) -> StatusError:
+    return StatusError(413, "RequestEntityTooLarge", f"limit is {limit}")
+
+
+def too_many_requests(message: str, retry_after: int) -> StatusError:
+    return StatusError(
+        429,
+        "TooManyRequests",
+        message,
+        {"retryAfterSeconds": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def internal_error(message: str) -> StatusError:
+    return StatusError(
+        500,
+        "InternalError",
+        f"Internal error occurred: {message}",
+        {"causes": [{"message": message}]},
+    )
+
+
+def quote(value: str) -> str:
+    """Go's ``%q``: a double-quoted string with escapes (JSON's rules are close enough)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def forbidden_message(attrs: Attributes) -> str:
+    """kube-apiserver's wording for what ``attrs.user`` may not do (without the reason)."""
+    user = quote(attrs.user.user)
+    if not attrs.resource_request:
+        return f"User {user} cannot {attrs.verb} path {quote(attrs.path)}"
+    resource = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
+    scope = (
+        f"in the namespace {quote(attrs.namespace)}" if attrs.namespace else "at the cluster scope"
+    )
+    return (
+        f"User {user} cannot {attrs.verb} resource {quote(resource)} "
+        f"in API group {quote(attrs.api_group)} {scope}"
+    )
+
+
+def forbidden(attrs: Attributes, reason: str = "") -> StatusError:
+    """403 for ``attrs``, worded as kube-apiserver's ``responsewriters.Forbidden``."""
+    msg = forbidden_message(attrs)
+    if reason:
+        msg = f"{msg}: {reason}"
+    if not attrs.resource_request:
+        message = f"forbidden: {msg}"
+        details: dict[str, Any] = {}
+    else:
+        qualified = _qualified(attrs.resource, attrs.api_group)
+        if attrs.name:
+            message = f"{qualified} {quote(attrs.name)} is forbidden: {msg}"
+        else:
+            message = f"{qualified} is forbidden: {msg}"
+        details = _details(attrs.resource, attrs.api_group, attrs.name)
+    return StatusError(403, "Forbidden", message, details)
