@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from constrained_impersonation.headers import ParsedHeaders, parse
-from constrained_impersonation.identity import Identity
-from constrained_impersonation.resolver import Attributes, resolve
 from constrained_impersonation._apiserver.impersonation import Impersonator
 from constrained_impersonation._apiserver.metrics import Registry
 from constrained_impersonation._apiserver.status import StatusError
+from constrained_impersonation.headers import ParsedHeaders, parse
+from constrained_impersonation.identity import Identity
+from constrained_impersonation.resolver import Attributes, resolve
 
 AUTHN = "authentication.k8s.io"
 
