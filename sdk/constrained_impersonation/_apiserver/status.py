@@ -123,16 +123,24 @@ def invalid(
 ) -> StatusError:
     """``causes`` are ``(field, reason_type, message)``, e.g. ``("metadata.name",
     "FieldValueRequired", "Required value: name or generateName is required")``."""
-    joined = ", ".join(f"{field}: {msg}" for field, _, msg in causes)
+    # ``field.ErrorList.ToAggregate``: duplicates dropped, several errors shown as ``[a, b]``.
+    messages: list[str] = []
+    for field, _, msg in causes:
+        text = f"{field}: {msg}"
+        if text not in messages:
+            messages.append(text)
     qualified = f"{kind}.{group}" if group else kind
-    message = f"{qualified} {quote(name)} is invalid: {joined}"
-    details = {
-        "name": name,
-        "kind": kind,
-        "causes": [{"reason": r, "message": m, "field": f} for f, r, m in causes],
-    }
+    message = f"{qualified} {quote(name)} is invalid"
+    if messages:
+        message += ": " + (messages[0] if len(messages) == 1 else f"[{', '.join(messages)}]")
+    details: dict[str, Any] = {}
+    if name:
+        details["name"] = name
     if group:
         details["group"] = group
+    if kind:
+        details["kind"] = kind
+    details["causes"] = [{"reason": r, "message": m, "field": f} for f, r, m in causes]
     return StatusError(422, "Invalid", message, details)
 
 
