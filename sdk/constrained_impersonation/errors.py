@@ -81,7 +81,9 @@ class ImpersonationDenied(ImpersonationError, PermissionError):
     ``mode`` is the impersonation mode of the failed check (``associated-node``,
     ``arbitrary-node``, ``serviceaccount``, ``user-info`` or ``legacy``), ``verb`` the verb the
     requestor lacked (``impersonate-on:user-info:list``, ``impersonate:user-info`` ...),
-    ``requestor`` the user the server named, ``rule`` a dict RBAC rule that would grant it, and
+    ``requestor`` the user the server named, ``rule`` a dict RBAC rule that would grant it (None
+    when no grant can: the server refuses that identity in constrained modes), ``role_kind``
+    ``"Role"`` when a Role in ``role_namespace`` is enough, else ``"ClusterRole"``, and
     ``status`` the server's Status object.
     """
 
@@ -98,6 +100,8 @@ class ImpersonationDenied(ImpersonationError, PermissionError):
         name: str,
         rule: Mapping[str, Any] | None,
         status: Mapping[str, Any],
+        role_kind: str = "ClusterRole",
+        role_namespace: str = "",
     ) -> None:
         self.mode = mode
         self.verb = verb
@@ -108,6 +112,8 @@ class ImpersonationDenied(ImpersonationError, PermissionError):
         self.name = name
         self.rule = dict(rule) if rule is not None else None
         self.status = dict(status)
+        self.role_kind = role_kind
+        self.role_namespace = role_namespace
         super().__init__(message)
 
 

@@ -1,0 +1,366 @@
+"""The session transport: a layer on the official client's REST object, never a fork.
+
+``kubernetes.client.ApiClient.call_api`` hands every request (generated API classes,
+``DynamicClient``, ``watch.Watch``) to ``rest_client.request(method, url, headers, body,
+post_params, _request_timeout)``. A session's ``ApiClient`` carries an
+:class:`ImpersonatingREST` there, which for each request:
+
+1. resolves the URL and checks it against the scope, raising ``OutOfScopeError`` before any
+   byte is sent (not even a connection is opened);
+2. removes caller-supplied ``Impersonate-*`` headers and adds the session's impersonation
+   header lines, one line per group and per extra value (urllib3 sends every value of an
+   ``HTTPHeaderDict`` built with ``.add()`` as its own line; a list of tuples is rejected by
+   urllib3 2.x), values as UTF-8 bytes on the wire;
+3. opens a telemetry span, applies the client-side rate limit, retries what is safe to retry
+   (the pool's own urllib3 retries and the client's ``client_go_retries`` are switched off so
+   attempts are not multiplied), and converts an impersonation 403 into
+   ``ImpersonationDenied``.
+
+The body encoding (JSON, patches, forms, multipart) stays the official client's: the layer
+calls the inherited ``request`` with its own headers, and that code talks to a pool wrapper
+that fixes ``retries=False``. The connection pool and the credentials belong to the base
+client and are shared by every session made from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import urllib3
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ForbiddenException
+from kubernetes.client.rest import RESTClientObject, RESTResponse
+from urllib3._collections import HTTPHeaderDict
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+)
+
+from . import headers as _headers
+from .denied import denial_for_session
+from .errors import ImpersonationError
+from .identity import Identity
+from .resolver import RequestInfo, resolve_url
+from .retry import ErrorKind, RetryPolicy, TokenBucket
+from .scope import Scope
+from .settings import Settings
+from .telemetry import Call, Telemetry
+
+__all__ = ["ImpersonatingREST", "SessionApiClient", "Target", "shared_limiter"]
+
+_log = logging.getLogger("constrained_impersonation")
+
+
+def _is_streaming(info: RequestInfo, url: str) -> bool:
+    """Watches and followed logs stream for as long as the server likes."""
+    return info.verb == "watch" or ("follow=true" in url and info.subresource == "log")
+
+
+class Target:
+    """Everything a session's transport needs, computed once at session construction."""
+
+    __slots__ = (
+        "connect_timeout",
+        "identity",
+        "limiter",
+        "lines_latin1",
+        "lines_text",
+        "mode",
+        "policy",
+        "read_timeout",
+        "scope",
+        "telemetry",
+        "warned",
+    )
+
+    def __init__(
+        self,
+        *,
+        identity: Identity,
+        mode: str,
+        scope: Scope,
+        settings: Settings,
+        telemetry: Telemetry,
+        policy: RetryPolicy,
+        limiter: TokenBucket | None,
+    ) -> None:
+        self.identity = identity
+        self.mode = mode
+        self.scope = scope
+        self.telemetry = telemetry
+        self.policy = policy
+        self.limiter = limiter
+        self.connect_timeout = settings.connect_timeout
+        self.read_timeout = settings.request_timeout
+        lines = _headers.encode(identity)
+        # http.client encodes str header values as latin-1; pre-encoding the UTF-8 bytes as
+        # latin-1 text makes them arrive byte for byte. aiohttp encodes UTF-8 itself.
+        self.lines_text: tuple[tuple[str, str], ...] = tuple(lines)
+        self.lines_latin1: tuple[tuple[str, str], ...] = tuple(
+            (name, value.encode("utf-8").decode("latin-1")) for name, value in lines
+        )
+        self.warned = False
+
+    def check_scope(self, info: RequestInfo) -> None:
+        if not self.scope.allows_request(info):
+            self.telemetry.refused(info, mode=self.mode)
+            self.scope.check(info)  # raises OutOfScopeError naming the request and the scope
+
+    def keep_header(self, name: str) -> bool:
+        """False for caller-supplied ``Impersonate-*`` headers, which must not be smuggled."""
+        if name[:12].lower() != "impersonate-":
+            return True
+        if not self.warned:
+            self.warned = True
+            _log.warning(
+                "dropped caller-supplied header %r: a session sends only its own "
+                "impersonation headers",
+                name,
+            )
+        return False
+
+    def begin(self, info: RequestInfo, method: str, url: str) -> Call | None:
+        return self.telemetry.begin(
+            info, method=method, url=url, mode=self.mode, user=self.identity.user
+        )
+
+
+# --------------------------------------------------------------------------- sync transport
+
+
+class _SharedPool:
+    """The base client's urllib3 pool, with urllib3's retries off and redirects returned.
+
+    ``clear`` is a no-op: closing one session must not drop connections other sessions (and
+    the base client) are using.
+    """
+
+    def __init__(self, pool: urllib3.PoolManager) -> None:
+        self._pool = pool
+
+    def request(self, method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        kwargs["retries"] = False
+        kwargs["redirect"] = False
+        return self._pool.request(method, url, **kwargs)
+
+    def clear(self) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
+class _RestConfigView:
+    """The client's configuration, minus the retry switches the layer replaces."""
+
+    client_go_retries = False
+    retries = False
+    client_go_retry_backoff = None
+
+    def __init__(self, configuration: Any) -> None:
+        self._configuration = configuration
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._configuration, name)
+
+
+def _classify_urllib3(exc: BaseException) -> ErrorKind:
+    # NewConnectionError (and NameResolutionError) subclass ConnectTimeoutError: the
+    # connection was never established, so nothing was sent.
+    if isinstance(exc, ConnectTimeoutError):
+        return ErrorKind.CONNECT
+    if isinstance(exc, ProtocolError):
+        return ErrorKind.RESET
+    return ErrorKind.FATAL
+
+
+def _status_of(resp: RESTResponse) -> int:
+    status: int = resp.status
+    return status
+
+
+def _retry_after_of(resp: RESTResponse) -> str | None:
+    value = resp.response.headers.get("Retry-After")
+    return str(value) if value is not None else None
+
+
+def _discard(resp: RESTResponse) -> None:
+    try:
+        resp.response.drain_conn()
+    finally:
+        resp.response.release_conn()
+
+
+class ImpersonatingREST(RESTClientObject):  # type: ignore[misc]
+    """``RESTClientObject`` that impersonates, guards the scope, retries and reports."""
+
+    def __init__(self, base: Any, target: Target) -> None:
+        # RESTClientObject.__init__ is not called: it would build a second pool.
+        self.configuration = _RestConfigView(base.configuration)
+        self.pool_manager = _SharedPool(base.pool_manager)
+        self.target = target
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def _headers(self, given: Mapping[str, Any] | None) -> HTTPHeaderDict:
+        target = self.target
+        result = HTTPHeaderDict()
+        if given:
+            for name, value in given.items():
+                if target.keep_header(name):
+                    result[name] = value
+        for name, value in target.lines_latin1:
+            result.add(name, value)
+        return result
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, Any] | None = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> RESTResponse:
+        if self.closed:
+            raise ImpersonationError(
+                "this session was closed; create a new session to send more requests"
+            )
+        target = self.target
+        method = method.upper()
+        info = resolve_url(method, url)
+        target.check_scope(info)
+        streaming = _is_streaming(info, url)
+        timeout = _request_timeout
+        if not timeout:
+            timeout = (target.connect_timeout, None if streaming else target.read_timeout)
+        call = target.begin(info, method, url)
+        status: int | None = None
+        error: BaseException | None = None
+        try:
+            resp = self._send(method, url, headers, body, post_params, timeout, streaming, call)
+            status = resp.status
+            if status == 403:
+                self._raise_if_denied(resp, info)
+            return resp
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if call is not None:
+                call.end(status, error)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, Any] | None,
+        body: Any,
+        post_params: Any,
+        timeout: Any,
+        streaming: bool,
+        call: Call | None,
+    ) -> RESTResponse:
+        limiter = self.target.limiter
+        parent_request: Callable[..., RESTResponse] = super().request
+
+        def send() -> RESTResponse:
+            if limiter is not None:
+                limiter.acquire()
+            return parent_request(
+                method,
+                url,
+                headers=self._headers(headers),
+                body=body,
+                post_params=post_params,
+                _request_timeout=timeout,
+            )
+
+        policy = self.target.policy
+        try:
+            if streaming:
+                return send()
+            return policy.call(
+                method,
+                send,
+                classify=_classify_urllib3,
+                status_of=_status_of,
+                retry_after_of=_retry_after_of,
+                discard=_discard,
+                on_retry=call.retried if call is not None else None,
+            )
+        except (ConnectTimeoutError, NewConnectionError) as exc:
+            # What the stock client (urllib3 with its default retries) raises for this.
+            raise MaxRetryError(None, url, exc) from exc
+
+    def _raise_if_denied(self, resp: RESTResponse, info: RequestInfo) -> None:
+        data: bytes = resp.read()
+        denial = denial_for_session(
+            data, identity=self.target.identity, mode=self.target.mode, info=info
+        )
+        if denial is None:
+            return
+        resp.response.release_conn()
+        raise denial from ForbiddenException(http_resp=resp)
+
+
+class SessionApiClient(ApiClient):  # type: ignore[misc]
+    """A real ``kubernetes.client.ApiClient`` whose requests go through a session.
+
+    It shares the base client's configuration (host, credentials, token refresh hooks) and
+    connection pool. ``call_api`` cannot be replaced: ``kubernetes.stream`` swaps it for a
+    WebSocket call that would drop the impersonation headers and run as the requestor.
+    """
+
+    rest_client: Any
+
+    def __init__(self, base: Any, rest: ImpersonatingREST) -> None:
+        super().__init__(configuration=base.configuration)
+        self.rest_client.close()
+        self.rest_client = rest
+        self.default_headers = dict(base.default_headers)
+        self.cookie = base.cookie
+        self._session_call_api = ApiClient.call_api.__get__(self)
+
+    def _get_call_api(self) -> Callable[..., Any]:
+        return self._session_call_api  # type: ignore[no-any-return]
+
+    def _set_call_api(self, value: Callable[..., Any]) -> None:
+        if value is self._session_call_api:
+            return
+        raise ImpersonationError(
+            "kubernetes.stream (exec, attach, port-forward over WebSocket) cannot send "
+            "impersonation headers and would run as the requestor itself; it is refused on a "
+            "session's api_client"
+        )
+
+    call_api = property(_get_call_api, _set_call_api)
+
+
+# --------------------------------------------------------------------------- sharing
+
+_limiters: weakref.WeakKeyDictionary[Any, dict[tuple[float, int], TokenBucket]] = (
+    weakref.WeakKeyDictionary()
+)
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(base: Any, settings: Settings) -> TokenBucket | None:
+    """One token bucket per base client and (qps, burst), shared by its sessions."""
+    if settings.qps <= 0:
+        return None
+    key = (settings.qps, settings.burst)
+    with _limiters_lock:
+        per_client = _limiters.setdefault(base, {})
+        bucket = per_client.get(key)
+        if bucket is None:
+            bucket = per_client[key] = TokenBucket(settings.qps, settings.burst)
+        return bucket

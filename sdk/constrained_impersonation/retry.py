@@ -1,0 +1,352 @@
+"""Retries and client-side flow control for session requests (tenacity underneath).
+
+What is retried, by method (``idempotent`` = GET, HEAD, OPTIONS, PUT, DELETE):
+
+=====================================  ============  ================
+outcome                                idempotent    POST, PATCH
+=====================================  ============  ================
+connect error (nothing was sent)       retried       retried
+connection reset / closed mid-request  retried       never
+429 Too Many Requests                  retried       never
+500, 502, 503, 504                     retried       never
+read timeout                           never         never
+any other status (403, 404, 409, 422)  never         never
+=====================================  ============  ================
+
+POST and PATCH are retried only when the request provably never reached the server: a
+connection that could not be established. A 429 or 5xx answer, or a connection lost after
+the request was written, may hide a request that was executed, and replaying a create or a
+JSON patch can double its effect.
+
+PUT and DELETE count as idempotent, as in HTTP and client-go: replaying them converges on
+the same state. The price is visible only when the first attempt succeeded but its answer was
+lost: the replay then reports 409 Conflict (a PUT carrying ``metadata.resourceVersion``, the
+normal optimistic-concurrency update) or 404 Not Found (a DELETE). Neither is retried; callers
+that care should treat those as "maybe already done", as they must with any HTTP client.
+
+Waits use exponential backoff with full jitter (a random time between 0 and
+``base * 2**(attempt-1)``, capped at ``backoff_max``); a ``Retry-After`` header (seconds or an
+HTTP date) replaces the backoff, as kube-apiserver expects from priority-and-fairness 429s.
+Retries stop after ``attempts`` attempts, or when the next wait would end past ``deadline``
+seconds after the first attempt: then the last answer (or error) is returned as is.
+Watches are not retried here: their callers (``watch.Watch``, informers) own the resume logic.
+
+The first attempt runs without tenacity, so a request that succeeds costs nothing extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, NoReturn, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+)
+
+from .settings import Settings
+
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "RETRYABLE_STATUSES",
+    "ErrorKind",
+    "RetryPolicy",
+    "TokenBucket",
+    "parse_retry_after",
+]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+R = TypeVar("R")
+
+
+class ErrorKind(Enum):
+    """How far a failed request got, which decides whether it may be replayed."""
+
+    CONNECT = "connect"  # never left the client: safe to replay for every method
+    RESET = "reset"  # written (maybe), then the connection broke: idempotent methods only
+    FATAL = "fatal"  # timeouts, TLS, programming errors: never replayed
+
+
+def parse_retry_after(
+    value: str | None, *, now: Callable[[], datetime] | None = None
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        current = now() if now is not None else datetime.now(UTC)
+        return max(0.0, (when - current).total_seconds())
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries; ``sleep``, ``clock`` and ``jitter`` are injectable for tests."""
+
+    attempts: int = 5
+    deadline: float = 30.0
+    backoff_base: float = 0.2
+    backoff_max: float = 5.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    async_sleep: Callable[[float], Awaitable[None]] = field(
+        default=asyncio.sleep, repr=False, compare=False
+    )
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    jitter: Callable[[], float] = field(default=random.random, repr=False, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> RetryPolicy:
+        return cls(
+            attempts=settings.retry_attempts,
+            deadline=settings.retry_deadline,
+            backoff_base=settings.retry_backoff_base,
+            backoff_max=settings.retry_backoff_max,
+            **overrides,
+        )
+
+    # ------------------------------------------------------------------ classification
+
+    @staticmethod
+    def status_retryable(method: str, status: int) -> bool:
+        return status in RETRYABLE_STATUSES and method in IDEMPOTENT_METHODS
+
+    @staticmethod
+    def error_retryable(method: str, kind: ErrorKind) -> bool:
+        if kind is ErrorKind.CONNECT:
+            return True
+        return kind is ErrorKind.RESET and method in IDEMPOTENT_METHODS
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**(attempt-1)))."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2.0 ** min(attempt - 1, 30)))
+        return self.jitter() * ceiling
+
+    # ------------------------------------------------------------------ running
+
+    def call(
+        self,
+        method: str,
+        send: Callable[[], R],
+        *,
+        classify: Callable[[BaseException], ErrorKind],
+        status_of: Callable[[R], int],
+        retry_after_of: Callable[[R], str | None],
+        discard: Callable[[R], None],
+        on_retry: Callable[[int, str], None] | None = None,
+    ) -> R:
+        """Run ``send`` until it gives a final answer; returns the last answer or raises."""
+        start = self.clock()
+        replay: Callable[[], R]
+        try:
+            first = send()
+        except Exception as exc:
+            if self.attempts <= 1 or not self.error_retryable(method, classify(exc)):
+                raise
+            replay = _raiser(exc)
+        else:
+            if self.attempts <= 1 or not self.status_retryable(method, status_of(first)):
+                return first
+            replay = _returner(first)
+        pending = [replay]
+
+        def attempt() -> R:
+            if pending:
+                return pending.pop()()
+            return send()
+
+        retrying = Retrying(
+            sleep=self.sleep,
+            **self._tenacity_args(
+                method, start, classify, status_of, retry_after_of, discard, on_retry
+            ),
+        )
+        result: R = retrying(attempt)
+        return result
+
+    async def call_async(
+        self,
+        method: str,
+        send: Callable[[], Awaitable[R]],
+        *,
+        classify: Callable[[BaseException], ErrorKind],
+        status_of: Callable[[R], int],
+        retry_after_of: Callable[[R], str | None],
+        discard: Callable[[R], None],
+        on_retry: Callable[[int, str], None] | None = None,
+    ) -> R:
+        """:meth:`call` for coroutines (the ``kubernetes.aio`` transport)."""
+        start = self.clock()
+        replay: Callable[[], R]
+        try:
+            first = await send()
+        except Exception as exc:
+            if self.attempts <= 1 or not self.error_retryable(method, classify(exc)):
+                raise
+            replay = _raiser(exc)
+        else:
+            if self.attempts <= 1 or not self.status_retryable(method, status_of(first)):
+                return first
+            replay = _returner(first)
+        pending = [replay]
+
+        async def attempt() -> R:
+            if pending:
+                return pending.pop()()
+            return await send()
+
+        retrying = AsyncRetrying(
+            sleep=self.async_sleep,
+            **self._tenacity_args(
+                method, start, classify, status_of, retry_after_of, discard, on_retry
+            ),
+        )
+        result: R = await retrying(attempt)
+        return result
+
+    def _tenacity_args(
+        self,
+        method: str,
+        start: float,
+        classify: Callable[[BaseException], ErrorKind],
+        status_of: Callable[[Any], int],
+        retry_after_of: Callable[[Any], str | None],
+        discard: Callable[[Any], None],
+        on_retry: Callable[[int, str], None] | None,
+    ) -> dict[str, Any]:
+        def wait(state: RetryCallState) -> float:
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                after = parse_retry_after(retry_after_of(outcome.result()))
+                if after is not None:
+                    return after
+            return self.backoff(state.attempt_number)
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= self.attempts:
+                return True
+            return self.clock() - start + state.upcoming_sleep > self.deadline
+
+        def before_sleep(state: RetryCallState) -> None:
+            outcome = state.outcome
+            if outcome is None:
+                return
+            if outcome.failed:
+                exc = outcome.exception()
+                reason = type(exc).__name__
+            else:
+                response = outcome.result()
+                reason = str(status_of(response))
+                discard(response)
+            if on_retry is not None:
+                on_retry(state.attempt_number, reason)
+
+        def last_outcome(state: RetryCallState) -> Any:
+            assert state.outcome is not None
+            return state.outcome.result()
+
+        return {
+            "retry": (
+                retry_if_exception(lambda exc: self.error_retryable(method, classify(exc)))
+                | retry_if_result(lambda resp: self.status_retryable(method, status_of(resp)))
+            ),
+            "wait": wait,
+            "stop": stop,
+            "before_sleep": before_sleep,
+            "retry_error_callback": last_outcome,
+            "reraise": True,
+        }
+
+
+def _raiser(exc: BaseException) -> Callable[[], NoReturn]:
+    def replay() -> NoReturn:
+        raise exc
+
+    return replay
+
+
+def _returner(value: R) -> Callable[[], R]:
+    def replay() -> R:
+        return value
+
+    return replay
+
+
+class TokenBucket:
+    """Client-side rate limit like client-go's: ``qps`` tokens per second, ``burst`` at most.
+
+    Reservations may drive the bucket negative; each caller then waits for its own token, so
+    concurrent callers are served in arrival order without a busy loop.
+    """
+
+    def __init__(
+        self,
+        qps: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if qps <= 0:
+            raise ValueError(f"qps must be > 0, got {qps!r}; use no limiter for unlimited")
+        if burst < 1:
+            raise ValueError(f"burst must be >= 1, got {burst!r}")
+        self.qps = float(qps)
+        self.burst = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take a token; return how long the caller must wait before using it."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.qps)
+            self._last = now
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
+
+    def acquire(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            self._sleep(delay)
+
+    async def acquire_async(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def limiter_from_settings(settings: Settings) -> TokenBucket | None:
+    """The shared token bucket for ``settings``, or None when rate limiting is off."""
+    if settings.qps <= 0:
+        return None
+    return TokenBucket(settings.qps, settings.burst)
