@@ -155,9 +155,12 @@ def _format_time(seconds: int, nanos: int, micro: bool) -> str:
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS or not 0 <= nanos < 1_000_000_000:
         raise _DecodeError(f"timestamp out of range: {seconds}s {nanos}ns")
     moment = _EPOCH + timedelta(seconds=seconds)
-    if micro:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos // 1000:06d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Explicit fields: strftime does not zero-pad years before 1000 everywhere.
+    text = (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
+    return f"{text}.{nanos // 1000:06d}Z" if micro else f"{text}Z"
 
 
 def _well_known(typ: str, buf: bytes, pos: int, end: int) -> Any:
