@@ -542,7 +542,7 @@ def test_aggregation_cycles_terminate(store: Store) -> None:
 
 def test_aggregated_rules_are_sorted_by_role_name_and_deduplicated() -> None:
     shared = rule(["get"], [""], ["pods"])
-    roles = [
+    roles: list[dict[str, Any]] = [
         {
             "metadata": {"name": "z", "labels": {"a": "1"}},
             "rules": [shared, rule(["list"], [""], ["pods"])],

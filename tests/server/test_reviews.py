@@ -394,7 +394,8 @@ def test_sar_with_both_attribute_kinds_is_invalid(authorizer: UnionAuthorizer) -
 def test_sar_selector_validation(
     authorizer: UnionAuthorizer, selector: dict[str, Any], field: str, expected: str
 ) -> None:
-    body = sar({"user": "x", "resourceAttributes": pods(**{field: selector})})
+    attributes = {**pods(), field: selector}
+    body = sar({"user": "x", "resourceAttributes": attributes})
     _, message, _ = invalid_message(subject_access_review(ALICE, body, authorizer))
     assert message == f'.authorization.k8s.io "" is invalid: {expected}'
 
@@ -673,7 +674,8 @@ def test_ssrr_reports_rbac_errors(store: Store) -> None:
 
 
 def test_ssrr_needs_a_namespace(authorizer: UnionAuthorizer) -> None:
-    for body in ({}, {"spec": {}}, {"spec": {"namespace": ""}}):
+    bodies: list[dict[str, Any]] = [{}, {"spec": {}}, {"spec": {"namespace": ""}}]
+    for body in bodies:
         with pytest.raises(StatusError) as info:
             run(self_subject_rules_review(ALICE, body, authorizer))
         assert (info.value.code, info.value.reason) == (400, "BadRequest")
