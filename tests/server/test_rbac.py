@@ -635,3 +635,37 @@ def test_resolver_attributes_feed_rbac_directly(store: Store) -> None:
     assert authz(store).authorize(attrs)[0] is Decision.ALLOW
     attrs = Attributes.from_request(ALICE, resolve("GET", "/api/v1/pods"))
     assert authz(store).authorize(attrs)[0] is Decision.NO_OPINION
+
+
+class PerResourceStore(Store):
+    """A store that also reports the revision of one resource, as the server's store does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.per_resource: dict[tuple[str, str], int] = {}
+
+    def add(self, resource: str, obj: dict[str, Any], group: str = RBAC) -> dict[str, Any]:
+        out = super().add(resource, obj, group)
+        self.per_resource[(group, resource)] = self.rev
+        return out
+
+    def revision(self, group: str | None = None, resource: str | None = None) -> int:
+        if group is None and resource is None:
+            return self.rev
+        return self.per_resource.get((group or "", resource or ""), 0)
+
+
+def test_writes_to_other_resources_do_not_rebuild_rbac() -> None:
+    store = PerResourceStore()
+    store.cluster_role("reader", [rule(["get"], [""], ["pods"])])
+    store.cluster_binding("r", "reader", [user("alice")])
+    a = RBACAuthorizer(store.list_objects, store.revision)
+    assert a.authorize(res(ALICE, "get", "pods", name="p"))[0] is Decision.ALLOW
+    built = store.lists
+    for i in range(10):
+        store.add("pods", {"metadata": {"name": f"p{i}"}}, group="")
+        assert a.authorize(res(ALICE, "get", "pods", name="p"))[0] is Decision.ALLOW
+    assert store.lists == built
+    store.cluster_binding("r2", "reader", [user("bob")])
+    assert a.authorize(res(Identity("bob"), "get", "pods", name="p"))[0] is Decision.ALLOW
+    assert store.lists == built + 4

@@ -7,7 +7,8 @@ the review endpoints can depend on the types without importing RBAC or the Node 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import inspect
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,14 +24,37 @@ __all__ = [
     "Revision",
     "RulesReview",
     "aggregate_errors",
+    "change_key",
 ]
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 # ``list_objects(group, plural)``: every stored object of that resource, all namespaces, as JSON.
 ListObjects = Callable[[str, str], "list[dict[str, Any]]"]
-# ``revision()``: a number that changes whenever any stored object changed.
-Revision = Callable[[], int]
+# ``revision()``: a number that changes whenever any stored object changed. A store may also
+# answer ``revision(group, resource)`` for one resource; indexes then follow only theirs.
+Revision = Callable[..., int]
+
+
+def change_key(revision: Revision, resources: Sequence[tuple[str, str]]) -> Callable[[], Hashable]:
+    """What an index built from ``resources`` must compare to know it is stale.
+
+    With a store that reports per-resource revisions, a pod write does not invalidate the RBAC
+    index (nor a role write the node graph); otherwise any change does.
+    """
+    try:
+        parameters = inspect.signature(revision).parameters.values()
+    except (TypeError, ValueError):
+        return revision
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(positional) < 2:
+        return revision
+    keys = tuple(resources)
+    return lambda: tuple(revision(group, resource) for group, resource in keys)
 
 
 class Decision(enum.Enum):

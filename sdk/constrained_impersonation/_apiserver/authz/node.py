@@ -23,14 +23,14 @@ the store has them) only when the store's revision moves.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
 from ...identity import NODE_USER_PREFIX, NODES_GROUP, Identity
 from ...resolver import Attributes
 from ...selectors import SelectorError, parse_field_selector
 from ..status import quote
-from .base import Decision, ListObjects, PolicyRule, Revision, RulesReview
+from .base import Decision, ListObjects, PolicyRule, Revision, RulesReview, change_key
 from .bootstrap import NODE_RULES
 from .rbac import rules_allow
 
@@ -52,6 +52,14 @@ RESOURCE_CLAIM = "resourceclaim"
 VOLUME_ATTACHMENT = "volumeattachment"
 RESOURCE_SLICE = "resourceslice"
 POD = "pod"
+
+# What the graph is built from (pods first: volumes hang off their claims).
+GRAPH_RESOURCES = (
+    ("", "pods"),
+    ("", "persistentvolumes"),
+    ("storage.k8s.io", "volumeattachments"),
+    ("resource.k8s.io", "resourceslices"),
+)
 
 
 def node_identity(user: Identity) -> tuple[str, bool]:
@@ -199,15 +207,15 @@ class _Graph:
 
     def __init__(self, list_objects: ListObjects) -> None:
         self.reach: dict[tuple[str, str, str], set[str]] = {}
-        for pod in list_objects("", "pods"):
+        for pod in list_objects(*GRAPH_RESOURCES[0]):
             self._add_pod(pod)
-        for pv in _optional(list_objects, "", "persistentvolumes"):
+        for pv in _optional(list_objects, *GRAPH_RESOURCES[1]):
             self._add_pv(pv)
-        for attachment in _optional(list_objects, "storage.k8s.io", "volumeattachments"):
+        for attachment in _optional(list_objects, *GRAPH_RESOURCES[2]):
             node = _get(attachment, "spec", "nodeName")
             if isinstance(node, str) and node:
                 self._link(VOLUME_ATTACHMENT, "", _name_of(_get(attachment, "metadata")), {node})
-        for resource_slice in _optional(list_objects, "resource.k8s.io", "resourceslices"):
+        for resource_slice in _optional(list_objects, *GRAPH_RESOURCES[3]):
             node = _get(resource_slice, "spec", "nodeName")
             if isinstance(node, str) and node:
                 self._link(RESOURCE_SLICE, "", _name_of(_get(resource_slice, "metadata")), {node})
@@ -287,11 +295,11 @@ class NodeAuthorizer:
         node_rules: tuple[PolicyRule, ...] = NODE_RULES,
     ) -> None:
         self._list_objects = list_objects
-        self._revision = revision
+        self._revision = change_key(revision, GRAPH_RESOURCES)
         self._node_rules = node_rules
         self._lock = threading.Lock()
         self._graph: _Graph | None = None
-        self._built_at: int | None = None
+        self._built_at: Hashable = None
 
     def _current(self) -> _Graph:
         revision = self._revision()

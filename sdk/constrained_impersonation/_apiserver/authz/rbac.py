@@ -26,7 +26,7 @@ decision never scans all bindings, and decisions themselves are memoised per rev
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from .base import (
     Revision,
     RulesReview,
     aggregate_errors,
+    change_key,
 )
 
 __all__ = [
@@ -403,10 +404,16 @@ class RBACAuthorizer:
         self, list_objects: ListObjects, revision: Revision, cache_size: int = 16384
     ) -> None:
         self._list_objects = list_objects
-        self._revision = revision
+        self._revision = change_key(
+            revision,
+            [
+                (RBAC_GROUP, r)
+                for r in ("clusterroles", "roles", "clusterrolebindings", "rolebindings")
+            ],
+        )
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._built_at: int | None = None
+        self._built_at: Hashable = None
         self._index: _Index | None = None
         self._decisions: dict[Attributes, tuple[Decision, str]] = {}
 
