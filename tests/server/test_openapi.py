@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDict
 
-from constrained_impersonation._apiserver import openapi, proto_schemas, resources
+from constrained_impersonation._apiserver import openapi, proto_schemas, protobuf, resources
 
 from .test_protobuf import OTHERS, POD
 
@@ -93,9 +93,41 @@ def test_v3_protobuf_only_is_406() -> None:
     assert get("/openapi/v3/api/v1", Accept=openapi.V3_PROTOBUF).status == 406
 
 
-def test_v2_is_json_when_acceptable_and_406_for_protobuf_only() -> None:
-    # kubectl 1.33 asks for protobuf only, and only when v3 is missing.
-    assert get("/openapi/v2", Accept=openapi.V2_PROTOBUF).status == 406
+def _pb_fields(buf: bytes) -> dict[int, list[bytes]]:
+    """Length-delimited fields of a protobuf message, by number."""
+    out: dict[int, list[bytes]] = {}
+    for number, wire, start, stop in protobuf._fields(buf, 0, len(buf)):
+        assert wire == 2
+        out.setdefault(number, []).append(buf[start:stop])
+    return out
+
+
+def test_v2_protobuf_is_what_kubectl_asks_for() -> None:
+    # kubectl asks for it, protobuf only, to validate `kind: List` files client-side.
+    reply = get("/openapi/v2", Accept=openapi.V2_PROTOBUF)
+    assert reply.status == 200
+    assert reply.headers["Content-Type"] == (
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    )
+    document = _pb_fields(reply.body)
+    assert document[1] == [b"2.0"]
+    named = [_pb_fields(entry) for entry in _pb_fields(document[9][0])[1]]
+    definitions = {entry[1][0].decode(): _pb_fields(entry[2][0]) for entry in named}
+    assert set(definitions) == set(openapi.v2_document()["definitions"])
+    configmap = definitions["io.k8s.api.core.v1.ConfigMap"]
+    extensions = {
+        _pb_fields(e)[1][0].decode(): _pb_fields(_pb_fields(e)[2][0])[2][0] for e in configmap[31]
+    }
+    assert json.loads(extensions["x-kubernetes-group-version-kind"]) == [
+        {"group": "", "kind": "ConfigMap", "version": "v1"}
+    ]
+    properties = [_pb_fields(p)[1][0] for p in _pb_fields(configmap[25][0])[1]]
+    assert b"data" in properties
+    assert b"binaryData" in properties
+    assert get("/openapi/v2", Accept="application/yaml").status == 406
+
+
+def test_v2_is_json_when_acceptable() -> None:
     reply = get("/openapi/v2", Accept="application/json")
     assert reply.status == 200
     swagger = reply.json()

@@ -5,8 +5,8 @@ kubectl 1.33 reads OpenAPI v3 for three things: whether a kind's PATCH endpoint 
 ``--validate=false``), the component schemas it computes ``apply``'s three-way strategic merge
 patch with (``x-kubernetes-patch-merge-key``/``-strategy`` on list properties, found through
 ``x-kubernetes-group-version-kind``), and ``kubectl explain``. It falls back to ``/openapi/v2``
-(asked for as protobuf only) when v3 is missing, so v3 is the one that matters; v2 is served
-as JSON to clients that accept it.
+(asked for as gnostic protobuf only) when v3 cannot answer, notably to validate ``kind: List``
+files client-side; v2 is served in that form, and as JSON to clients that accept it.
 
 Schemas are built from :mod:`.proto_schemas` (every field of every served built-in kind, so
 a manifest's field is never "not found" while kubectl diffs it); paths from
@@ -35,6 +35,7 @@ __all__ = [
     "routes",
     "schema_name",
     "v2_document",
+    "v2_protobuf",
     "v3_document",
     "v3_index",
 ]
@@ -626,17 +627,126 @@ def _v2_encoded() -> tuple[bytes, str]:
     return body, '"' + hashlib.sha512(body).hexdigest().upper() + '"'
 
 
+# --- swagger 2.0 as protobuf ------------------------------------------------------------------
+# kubectl asks for /openapi/v2 only as gnostic's ``openapi_v2.Document`` protobuf, and does so
+# whenever v3 cannot answer: client-side validation of ``kind: List`` files (v3 has no List
+# kind) and patch computation fallbacks. Only ``definitions`` matter there (kubectl indexes them
+# by ``x-kubernetes-group-version-kind``); paths stay empty.
+
+
+def _pb_varint(out: bytearray, value: int) -> None:
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _pb_bytes(out: bytearray, number: int, payload: bytes) -> None:
+    _pb_varint(out, number << 3 | 2)
+    _pb_varint(out, len(payload))
+    out += payload
+
+
+def _pb_bool(out: bytearray, number: int, value: bool) -> None:
+    if value:
+        _pb_varint(out, number << 3)
+        _pb_varint(out, 1)
+
+
+def _pb_any(value: Any) -> bytes:
+    """gnostic ``Any``: the value as YAML text (JSON is YAML)."""
+    out = bytearray()
+    _pb_bytes(out, 2, json.dumps(value).encode())
+    return bytes(out)
+
+
+def _pb_named(name: str, value: bytes) -> bytes:
+    out = bytearray()
+    _pb_bytes(out, 1, name.encode())
+    _pb_bytes(out, 2, value)
+    return bytes(out)
+
+
+def _pb_schema(schema: dict[str, Any]) -> bytes:
+    """gnostic ``Schema`` of a swagger 2.0 schema object."""
+    out = bytearray()
+    if "$ref" in schema:
+        _pb_bytes(out, 1, schema["$ref"].encode())
+    for number, key in ((2, "format"), (3, "title"), (4, "description")):
+        if key in schema:
+            _pb_bytes(out, number, str(schema[key]).encode())
+    if "default" in schema:
+        _pb_bytes(out, 5, _pb_any(schema["default"]))
+    _pb_bool(out, 16, bool(schema.get("uniqueItems")))
+    for required in schema.get("required", ()):
+        _pb_bytes(out, 19, required.encode())
+    additional = schema.get("additionalProperties")
+    if isinstance(additional, dict):
+        item = bytearray()
+        _pb_bytes(item, 1, _pb_schema(additional))
+        _pb_bytes(out, 21, bytes(item))
+    elif isinstance(additional, bool):
+        item = bytearray()
+        _pb_varint(item, 2 << 3)
+        _pb_varint(item, int(additional))
+        _pb_bytes(out, 21, bytes(item))
+    if "type" in schema:
+        typ = bytearray()
+        _pb_bytes(typ, 1, str(schema["type"]).encode())
+        _pb_bytes(out, 22, bytes(typ))
+    if "items" in schema:
+        items = bytearray()
+        _pb_bytes(items, 1, _pb_schema(schema["items"]))
+        _pb_bytes(out, 23, bytes(items))
+    for member in schema.get("allOf", ()):
+        _pb_bytes(out, 24, _pb_schema(member))
+    if "properties" in schema:
+        props = bytearray()
+        for name, sub in schema["properties"].items():
+            _pb_bytes(props, 1, _pb_named(name, _pb_schema(sub)))
+        _pb_bytes(out, 25, bytes(props))
+    for key, value in schema.items():
+        if key.startswith("x-"):
+            _pb_bytes(out, 31, _pb_named(key, _pb_any(value)))
+    return bytes(out)
+
+
+@cache
+def v2_protobuf() -> bytes:
+    """``GET /openapi/v2`` in the protobuf form kubectl asks for (definitions only)."""
+    swagger = v2_document()
+    out = bytearray()
+    _pb_bytes(out, 1, b"2.0")
+    info = bytearray()
+    _pb_bytes(info, 1, b"Kubernetes")
+    _pb_bytes(info, 2, discovery.GIT_VERSION.encode())
+    _pb_bytes(out, 2, bytes(info))
+    _pb_bytes(out, 8, b"")
+    definitions = bytearray()
+    for name, schema in swagger["definitions"].items():
+        _pb_bytes(definitions, 1, _pb_named(name, _pb_schema(schema)))
+    _pb_bytes(out, 9, bytes(definitions))
+    return bytes(out)
+
+
 # --- handlers ---------------------------------------------------------------------------------
 
 
-def _json_acceptable(accept: str | None) -> bool:
+def _preferred(accept: str | None, protobuf: str | None = None) -> str | None:
+    """``"json"``, ``"protobuf"`` (when ``protobuf`` is the type offered) or None (406)."""
     if not accept:
-        return True
+        return "json"
     for clause in accept.split(","):
         media = clause.split(";", 1)[0].strip().lower()
         if media in ("application/json", "*/*", "application/*"):
-            return True
-    return False
+            return "json"
+        if protobuf is not None and media == protobuf.lower():
+            return "protobuf"
+    return None
+
+
+def _json_acceptable(accept: str | None) -> bool:
+    return _preferred(accept) == "json"
 
 
 def _not_found() -> web.Response:
@@ -658,11 +768,19 @@ def _json(body: bytes, etag: str, request: web.Request, cache_control: str) -> w
 
 
 async def handle_v2(request: web.Request) -> web.StreamResponse:
-    """``GET /openapi/v2``: JSON when acceptable; kubectl asks for protobuf only and gets 406."""
-    if not _json_acceptable(request.headers.get("Accept")):
-        return status_response(not_acceptable(["application/json"]))
+    """``GET /openapi/v2``: swagger JSON, or the protobuf form kubectl asks for."""
+    choice = _preferred(request.headers.get("Accept"), V2_PROTOBUF)
+    if choice is None:
+        return status_response(not_acceptable(["application/json", V2_PROTOBUF]))
     body, etag = _v2_encoded()
-    return _json(body, etag, request, "no-cache, private")
+    if choice == "json":
+        return _json(body, etag, request, "no-cache, private")
+    # Go's mime parser refuses the "@" of the requested name; kube answers with this one.
+    content_type = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    headers = {"Content-Type": content_type, "ETag": etag, "Vary": "Accept"}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=v2_protobuf(), headers=headers)
 
 
 async def handle_v3_index(request: web.Request) -> web.StreamResponse:
