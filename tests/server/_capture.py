@@ -157,7 +157,7 @@ class CaptureServer:
         """Answer a write by echoing its body, a GET from ``objects``; anything else is a 404."""
         if request.method == "GET" and request.path in self.objects:
             return web.json_response(self.objects[request.path])
-        if request.method == "PATCH" and request.path in self.objects:
+        if request.method in ("PATCH", "DELETE") and request.path in self.objects:
             return web.json_response(self.objects[request.path])
         if request.method not in ("POST", "PUT", "PATCH"):
             return status_response(StatusError(404, "NotFound", "not recorded here"))
@@ -195,9 +195,7 @@ class CaptureServer:
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ctx)
             await site.start()
-            server = site._server
-            assert server is not None
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = self._runner.addresses[0][1]
 
         def run() -> None:
             assert self._loop is not None

@@ -18,7 +18,8 @@ FIXTURES = Path(__file__).parent / "data" / "kubectl-1.33-protobuf.json"
 
 
 def _fixtures() -> list[dict[str, Any]]:
-    return json.loads(FIXTURES.read_text())
+    fixtures: list[dict[str, Any]] = json.loads(FIXTURES.read_text())
+    return fixtures
 
 
 # --- tiny wire builder for hand-made (and broken) messages --------------------------------------
