@@ -66,6 +66,7 @@ _DNS1123_SUBDOMAIN_MSG = (
 _DNS1123_SUBDOMAIN_RE = re.compile(
     r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 )
+_ASSOCIATED_TARGET = Identity("system:node:*")
 _PATH_MSG = "Invalid path (regex used for validation is '[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+')"
 
 
@@ -145,6 +146,8 @@ def _user_key(user: Identity) -> tuple[Any, ...]:
 
 
 def _selector_key(attrs: Attributes) -> tuple[Any, ...] | None:
+    if not attrs.field_selector and not attrs.label_selector:
+        return ((), ())
     try:
         fields = tuple(
             sorted(
@@ -395,7 +398,9 @@ class _Mode:
             return node_name_of(user) is None and service_account_of(user) is None
         return True
 
-    def run(self, requestor: Identity, wanted: Identity, request: Attributes) -> Identity:
+    def run(
+        self, requestor: Identity, wanted: Identity, request: Attributes, request_key: object
+    ) -> Identity:
         associated = self.mode == "associated-node"
         checked_requestor = requestor
         if associated:
@@ -405,24 +410,25 @@ class _Mode:
                 requestor.groups,
                 {ASSOCIATED_NODE_KEYS: tuple(sorted(requestor.extra))},
             )
-        request = request.with_(user=checked_requestor)
+        key_target = _ASSOCIATED_TARGET if associated else wanted
+        inner_key = (_user_key(key_target), _user_key(checked_requestor))
+        outer_key = None if request_key is None else (inner_key, request_key)
+        if outer_key is not None:
+            cached = self.cache.get(outer_key)
+            if cached is not None:
+                return self._rename(cached, wanted)
 
         def authorize(attrs: Attributes) -> None:
             if associated and attrs.verb == "impersonate:associated-node":
                 attrs = attrs.with_(name="*")
             self.owner.check(attrs, self.mode)
 
-        key_target = Identity("system:node:*") if associated else wanted
-        inner_key = (_user_key(key_target), _user_key(checked_requestor))
-        request_key = _request_key(request)
-        outer_key = None if request_key is None else (*inner_key, request_key)
-
-        if outer_key is not None:
-            cached = self.cache.get(outer_key)
-            if cached is not None:
-                return self._rename(cached, wanted)
         # Action check: the request itself, with the verb impersonate-on:<mode>:<verb>.
-        authorize(request.with_(verb=f"impersonate-on:{self.mode}:{request.verb}"))
+        authorize(
+            request.with_(
+                user=checked_requestor, verb=f"impersonate-on:{self.mode}:{request.verb}"
+            )
+        )
         identity = self.state.check(checked_requestor, wanted, inner_key, authorize)
         if outer_key is not None:
             self.cache.set(outer_key, identity)
@@ -510,7 +516,6 @@ class Impersonator:
         ``request`` holds the request's own attributes (its user is ignored).
         """
         wanted = parsed.identity()
-        request = request.with_(user=requestor)
         if not self.constrained_filter:
             try:
                 identity = self._legacy.check(requestor, wanted, None, self._legacy_authorize)
@@ -528,6 +533,7 @@ class Impersonator:
             order.remove(remembered)
             order.insert(0, remembered)
         first_error: StatusError | None = None
+        request_key = _request_key(request)
         for mode in order:
             try:
                 if mode == "legacy":
@@ -537,7 +543,7 @@ class Impersonator:
                     handler = self._modes[mode]
                     if not handler.applies(requestor, parsed):
                         continue
-                    identity = handler.run(requestor, wanted, request)
+                    identity = handler.run(requestor, wanted, request, request_key)
                     constraint = handler.state.constraint
             except _Denied as denied:
                 if first_error is None:
