@@ -29,14 +29,13 @@ def parse_feature_gates(value: str | Mapping[str, bool] | None) -> dict[str, boo
             part = raw_part.strip()
             if not part:
                 continue
-            name, sep, raw = part.partition("=")
+            name, sep, text = part.partition("=")
             if not sep:
                 raise ValueError(f"missing bool value for {name.strip()!r} in --feature-gates")
-            items.append((name.strip(), raw.strip()))
+            items.append((name.strip(), text.strip()))
     else:
         items = list(value.items())
-    for name, raw_value in items:
-        raw: object = raw_value
+    for name, raw in items:
         if name not in KNOWN_GATES:
             raise ValueError(
                 f"unrecognized feature gate: {name} (known: {', '.join(sorted(KNOWN_GATES))})"
