@@ -414,24 +414,22 @@ class RBACAuthorizer:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._built_at: Hashable = None
-        self._index: _Index | None = None
-        self._decisions: dict[Attributes, tuple[Decision, str]] = {}
+        # The index and the decisions memoised from it are swapped together.
+        self._state: tuple[_Index, dict[Attributes, tuple[Decision, str]]] | None = None
 
-    def _current(self) -> _Index:
+    def _current(self) -> tuple[_Index, dict[Attributes, tuple[Decision, str]]]:
         revision = self._revision()
-        index = self._index
-        if index is not None and revision == self._built_at:
-            return index
+        state = self._state
+        if state is not None and revision == self._built_at:
+            return state
         with self._lock:
-            if self._index is None or revision != self._built_at:
-                self._index = _Index(self._list_objects)
+            if self._state is None or revision != self._built_at:
+                self._state = (_Index(self._list_objects), {})
                 self._built_at = revision
-                self._decisions = {}
-            return self._index
+            return self._state
 
     def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
-        index = self._current()
-        decisions = self._decisions
+        index, decisions = self._current()
         cached = decisions.get(attrs)
         if cached is not None:
             return cached
@@ -442,4 +440,4 @@ class RBACAuthorizer:
         return result
 
     def rules_for(self, user: Identity, namespace: str) -> RulesReview:
-        return self._current().rules_for(user, namespace)
+        return self._current()[0].rules_for(user, namespace)
