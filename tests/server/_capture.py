@@ -157,7 +157,9 @@ class CaptureServer:
         """Answer a write by echoing its body, a GET from ``objects``; anything else is a 404."""
         if request.method == "GET" and request.path in self.objects:
             return web.json_response(self.objects[request.path])
-        if request.method in ("PATCH", "DELETE") and request.path in self.objects:
+        if request.method == "PUT" and request.path in self.objects:
+            pass  # echoed below, like a successful update
+        elif request.method in ("PATCH", "DELETE") and request.path in self.objects:
             return web.json_response(self.objects[request.path])
         if request.method not in ("POST", "PUT", "PATCH"):
             return status_response(StatusError(404, "NotFound", "not recorded here"))
@@ -169,7 +171,8 @@ class CaptureServer:
                 obj = json.loads(body or b"{}")
         except StatusError as err:
             return status_response(err)
-        return web.json_response(_answer(obj, request.path), status=201)
+        status = 200 if request.method == "PUT" else 201
+        return web.json_response(_answer(obj, request.path), status=status)
 
     @web.middleware
     async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:

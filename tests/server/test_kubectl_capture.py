@@ -247,3 +247,37 @@ def test_version_reports_the_imitated_line(server: CaptureServer) -> None:
     result = server.run(KUBECTL, "version", "-o", "json")
     info = json.loads(result.stdout)["serverVersion"]
     assert (info["major"], info["minor"]) == ("1", "36")
+
+
+def test_auth_reconcile_creates_and_updates_with_protobuf(tmp_path: Path) -> None:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "r1"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "b1"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "r1"},
+        "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}],
+    }
+    manifest = tmp_path / "rbac.yaml"
+    manifest.write_text(json.dumps(role) + "\n---\n" + json.dumps(binding))
+    existing = {**role, "metadata": {"name": "r1", "resourceVersion": "4"}, "rules": []}
+    with CaptureServer(
+        objects={"/apis/rbac.authorization.k8s.io/v1/clusterroles/r1": existing}
+    ) as capture:
+        kubectl(capture, "auth", "reconcile", "-f", str(manifest))
+        writes = capture.writes()
+    assert [(w.method, w.content_type) for w in writes] == [
+        ("PUT", protobuf.MEDIA_TYPE),
+        ("POST", protobuf.MEDIA_TYPE),
+    ]
+    updated = protobuf.decode(writes[0].body)
+    assert updated["metadata"] == {"name": "r1", "resourceVersion": "4"}
+    assert updated["rules"] == [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}]
+    created = protobuf.decode(writes[1].body)
+    assert created["subjects"] == binding["subjects"]
+    assert created["roleRef"] == binding["roleRef"]
