@@ -291,6 +291,8 @@ def test_managed_fields_json_is_embedded() -> None:
         {"manager": "kubectl", "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {}}}
     ]
     bad(envelope("v1", "ConfigMap", ld(1, ld(17, ld(7, ld(1, b"{nope"))))))
+    deep = b"[" * 200_000 + b"]" * 200_000
+    bad(envelope("v1", "ConfigMap", ld(1, ld(17, ld(7, ld(1, deep))))))
 
 
 def test_delete_options_under_any_group_version() -> None:

@@ -182,7 +182,7 @@ def _well_known(typ: str, buf: bytes, pos: int, end: int) -> Any:
     raw = _bytes_of(buf, seen, 1)
     try:
         return json.loads(raw) if raw else {}
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # deeply nested JSON exhausts the stack
         raise _DecodeError(f"fieldsV1 is not JSON: {exc}") from None
 
 
