@@ -32,7 +32,7 @@ from typing import Any
 
 import urllib3
 from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ForbiddenException
+from kubernetes.client.exceptions import ApiException, ForbiddenException
 from kubernetes.client.rest import RESTClientObject, RESTResponse
 from urllib3._collections import HTTPHeaderDict
 from urllib3.exceptions import (
@@ -59,13 +59,28 @@ _log = logging.getLogger("constrained_impersonation")
 
 def _is_streaming(info: RequestInfo, url: str) -> bool:
     """Watches and followed logs stream for as long as the server likes."""
-    return info.verb == "watch" or ("follow=true" in url and info.subresource == "log")
+    return info.verb == "watch" or (info.subresource == "log" and "follow=true" in url.lower())
+
+
+_PLAN_CACHE_SIZE = 2048
+
+
+class Plan:
+    """A resolved request and the scope's verdict on it."""
+
+    __slots__ = ("allowed", "info", "streaming")
+
+    def __init__(self, info: RequestInfo, allowed: bool, streaming: bool) -> None:
+        self.info = info
+        self.allowed = allowed
+        self.streaming = streaming
 
 
 class Target:
     """Everything a session's transport needs, computed once at session construction."""
 
     __slots__ = (
+        "_plans",
         "connect_timeout",
         "identity",
         "limiter",
@@ -75,7 +90,10 @@ class Target:
         "policy",
         "read_timeout",
         "scope",
+        "single_latin1",
+        "stream_timeout",
         "telemetry",
+        "timeout",
         "warned",
     )
 
@@ -105,12 +123,54 @@ class Target:
         self.lines_latin1: tuple[tuple[str, str], ...] = tuple(
             (name, value.encode("utf-8").decode("latin-1")) for name, value in lines
         )
+        names = [name.lower() for name, _ in lines]
+        # Without repeated names a plain dict carries the lines, which is cheaper all the way
+        # down urllib3; repeated names (groups, multi-valued extras) need HTTPHeaderDict.
+        self.single_latin1: dict[str, str] | None = (
+            dict(self.lines_latin1) if len(set(names)) == len(names) else None
+        )
+        self.timeout = urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout)
+        self.stream_timeout = urllib3.Timeout(connect=self.connect_timeout, read=None)
         self.warned = False
+        self._plans: dict[tuple[str, str], Plan] = {}
 
-    def check_scope(self, info: RequestInfo) -> None:
-        if not self.scope.allows_request(info):
-            self.telemetry.refused(info, mode=self.mode)
-            self.scope.check(info)  # raises OutOfScopeError naming the request and the scope
+    def plan(self, method: str, url: str) -> Plan:
+        """Resolve and scope-check a request; raises ``OutOfScopeError`` when not allowed.
+
+        Controllers repeat the same URLs, so plans are cached per session (bounded).
+        """
+        key = (method, url)
+        plan = self._plans.get(key)
+        if plan is None:
+            info = resolve_url(method, url)
+            plan = Plan(info, self.scope.allows_request(info), _is_streaming(info, url))
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            self._plans[key] = plan
+        if not plan.allowed:
+            self.telemetry.refused(plan.info, mode=self.mode)
+            self.scope.check(plan.info)  # raises OutOfScopeError naming request and scope
+        return plan
+
+    def sync_headers(self, given: Mapping[str, Any] | None) -> dict[str, Any] | HTTPHeaderDict:
+        """Caller headers minus ``Impersonate-*``, plus the session's lines (urllib3)."""
+        single = self.single_latin1
+        if single is not None:
+            result: dict[str, Any] = {}
+            if given:
+                for name, value in given.items():
+                    if name[0] not in "Ii" or self.keep_header(name):
+                        result[name] = value
+            result.update(single)
+            return result
+        multi = HTTPHeaderDict()
+        if given:
+            for name, value in given.items():
+                if name[0] not in "Ii" or self.keep_header(name):
+                    multi[name] = value
+        for name, value in self.lines_latin1:
+            multi.add(name, value)
+        return multi
 
     def keep_header(self, name: str) -> bool:
         """False for caller-supplied ``Impersonate-*`` headers, which must not be smuggled."""
@@ -134,6 +194,9 @@ class Target:
 # --------------------------------------------------------------------------- sync transport
 
 
+_NO_RETRIES = urllib3.Retry(total=False, redirect=False)
+
+
 class _SharedPool:
     """The base client's urllib3 pool, with urllib3's retries off and redirects returned.
 
@@ -145,9 +208,23 @@ class _SharedPool:
         self._pool = pool
 
     def request(self, method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
-        kwargs["retries"] = False
+        kwargs["retries"] = _NO_RETRIES
         kwargs["redirect"] = False
         return self._pool.request(method, url, **kwargs)
+
+    def urlopen_get(
+        self, method: str, url: str, headers: Any, timeout: Any
+    ) -> urllib3.BaseHTTPResponse:
+        """What the official client does for GET/HEAD, without the layers in between."""
+        return self._pool.urlopen(
+            method,
+            url,
+            headers=headers,
+            timeout=timeout,
+            preload_content=False,
+            retries=_NO_RETRIES,
+            redirect=False,
+        )
 
     def clear(self) -> None:
         return None
@@ -168,6 +245,20 @@ class _RestConfigView:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._configuration, name)
+
+
+_BODYLESS = frozenset({"GET", "HEAD"})
+
+
+def _urllib3_timeout(value: Any) -> urllib3.Timeout | None:
+    """``_request_timeout`` as the official client interprets it (number or pair)."""
+    if not value:
+        return None
+    if isinstance(value, int | float):
+        return urllib3.Timeout(total=value)
+    if isinstance(value, tuple) and len(value) == 2:
+        return urllib3.Timeout(connect=value[0], read=value[1])
+    return None
 
 
 def _classify_urllib3(exc: BaseException) -> ErrorKind:
@@ -210,16 +301,8 @@ class ImpersonatingREST(RESTClientObject):  # type: ignore[misc]
     def close(self) -> None:
         self.closed = True
 
-    def _headers(self, given: Mapping[str, Any] | None) -> HTTPHeaderDict:
-        target = self.target
-        result = HTTPHeaderDict()
-        if given:
-            for name, value in given.items():
-                if target.keep_header(name):
-                    result[name] = value
-        for name, value in target.lines_latin1:
-            result.add(name, value)
-        return result
+    def _headers(self, given: Mapping[str, Any] | None) -> dict[str, Any] | HTTPHeaderDict:
+        return self.target.sync_headers(given)
 
     def request(
         self,
@@ -236,17 +319,13 @@ class ImpersonatingREST(RESTClientObject):  # type: ignore[misc]
             )
         target = self.target
         method = method.upper()
-        info = resolve_url(method, url)
-        target.check_scope(info)
-        streaming = _is_streaming(info, url)
-        timeout = _request_timeout
-        if not timeout:
-            timeout = (target.connect_timeout, None if streaming else target.read_timeout)
+        plan = target.plan(method, url)
+        info = plan.info
         call = target.begin(info, method, url)
         status: int | None = None
         error: BaseException | None = None
         try:
-            resp = self._send(method, url, headers, body, post_params, timeout, streaming, call)
+            resp = self._send(method, url, headers, body, post_params, _request_timeout, plan, call)
             status = resp.status
             if status == 403:
                 self._raise_if_denied(resp, info)
@@ -265,30 +344,52 @@ class ImpersonatingREST(RESTClientObject):  # type: ignore[misc]
         headers: Mapping[str, Any] | None,
         body: Any,
         post_params: Any,
-        timeout: Any,
-        streaming: bool,
+        request_timeout: Any,
+        plan: Plan,
         call: Call | None,
     ) -> RESTResponse:
-        limiter = self.target.limiter
-        parent_request: Callable[..., RESTResponse] = super().request
-
-        def send() -> RESTResponse:
-            if limiter is not None:
-                limiter.acquire()
-            return parent_request(
-                method,
-                url,
-                headers=self._headers(headers),
-                body=body,
-                post_params=post_params,
-                _request_timeout=timeout,
+        target = self.target
+        limiter = target.limiter
+        if method in _BODYLESS and body is None and not post_params:
+            # GET/HEAD: the official client only forwards to the pool; do the same directly.
+            timeout = _urllib3_timeout(request_timeout) or (
+                target.stream_timeout if plan.streaming else target.timeout
             )
+            pool = self.pool_manager
 
-        policy = self.target.policy
+            def send() -> RESTResponse:
+                if limiter is not None:
+                    limiter.acquire()
+                try:
+                    raw = pool.urlopen_get(method, url, target.sync_headers(headers), timeout)
+                except urllib3.exceptions.SSLError as exc:
+                    raise ApiException(status=0, reason=f"{type(exc).__name__}\n{exc}") from exc
+                return RESTResponse(raw)
+
+        else:
+            # Bodies: the official client's encoding (JSON, patches, forms, multipart).
+            timeout = request_timeout or (
+                target.connect_timeout,
+                None if plan.streaming else target.read_timeout,
+            )
+            parent_request: Callable[..., RESTResponse] = super().request
+
+            def send() -> RESTResponse:
+                if limiter is not None:
+                    limiter.acquire()
+                return parent_request(
+                    method,
+                    url,
+                    headers=target.sync_headers(headers),
+                    body=body,
+                    post_params=post_params,
+                    _request_timeout=timeout,
+                )
+
         try:
-            if streaming:
+            if plan.streaming:
                 return send()
-            return policy.call(
+            return target.policy.call(
                 method,
                 send,
                 classify=_classify_urllib3,

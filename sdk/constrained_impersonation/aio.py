@@ -29,7 +29,7 @@ from kubernetes.aio.client.exceptions import ForbiddenException
 from kubernetes.aio.client.rest import RESTClientObject, RESTResponse
 from multidict import CIMultiDict
 
-from ._transport import Target, _is_streaming, shared_limiter
+from ._transport import Target, shared_limiter
 from .denied import denial_for_session
 from .errors import ConfigurationError, ImpersonationError
 from .identity import Identity
@@ -38,7 +38,7 @@ from .kubeconfig import (
     incluster_configuration,
     read_impersonation,
 )
-from .resolver import RequestInfo, resolve_url
+from .resolver import RequestInfo
 from .retry import ErrorKind, RetryPolicy
 from .scope import Scope
 from .session import (
@@ -158,9 +158,9 @@ class AsyncImpersonatingREST(RESTClientObject):  # type: ignore[misc]
             )
         target = self.target
         method = method.upper()
-        info = resolve_url(method, url)
-        target.check_scope(info)
-        streaming = _is_streaming(info, url)
+        plan = target.plan(method, url)
+        info = plan.info
+        streaming = plan.streaming
         timeout = _request_timeout
         if not timeout:
             timeout = aiohttp.ClientTimeout(

@@ -30,8 +30,9 @@ Metrics: ``cimp.client.requests`` (counter; verb, resource, group, code, mode),
 ``cimp.client.retries`` (counter; verb, resource, reason).
 
 Cost when no SDK provider is installed: the global providers are the API's proxies; this
-module notices that and does nothing per call beyond two ``isinstance`` checks (no span
-objects, no attribute dicts). Once a real provider is installed it is used from then on.
+module notices that and then does nothing per call beyond one clock read (no span objects,
+no attribute dicts), looking again once a second. A provider installed later is picked up
+within that second and used from then on.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ except ImportError:  # pragma: no cover - depends on the API version
     _INERT_METER_PROVIDERS = (NoOpMeterProvider,)
 _INERT_TRACER_PROVIDERS: tuple[type, ...] = (NoOpTracerProvider, ProxyTracerProvider)
 
+_RECHECK_SECONDS = 1.0
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -178,6 +180,7 @@ class Telemetry:
         self._meter_provider = meter_provider
         self._tracer: trace.Tracer | None = None
         self._instruments: _Instruments | None = None
+        self._idle_until = float("-inf")
 
     def _get_tracer(self) -> trace.Tracer | None:
         if self._tracer is not None:
@@ -201,6 +204,27 @@ class Telemetry:
         self._instruments = _Instruments(provider.get_meter(INSTRUMENTATION_NAME, __version__))
         return self._instruments
 
+    def _active(self) -> tuple[trace.Tracer | None, _Instruments | None] | None:
+        """Tracer and instruments, or None while nothing would record.
+
+        Looking up the global providers costs an environment lookup; while none is
+        installed the answer is cached for :data:`_RECHECK_SECONDS`.
+        """
+        if not self.enabled:
+            return None
+        tracer, instruments = self._tracer, self._instruments
+        if tracer is not None and instruments is not None:
+            return tracer, instruments
+        now = time.monotonic()
+        if now < self._idle_until:
+            return None
+        tracer = self._get_tracer()
+        instruments = self._get_instruments()
+        if tracer is None and instruments is None:
+            self._idle_until = now + _RECHECK_SECONDS
+            return None
+        return tracer, instruments
+
     def begin(
         self,
         info: RequestInfo,
@@ -211,12 +235,10 @@ class Telemetry:
         user: str,
     ) -> Call | None:
         """Start a call; None (and no allocation) when nothing would record it."""
-        if not self.enabled:
+        active = self._active()
+        if active is None:
             return None
-        tracer = self._get_tracer()
-        instruments = self._get_instruments()
-        if tracer is None and instruments is None:
-            return None
+        tracer, instruments = active
         labels = {
             "k8s.request.verb": info.verb,
             "k8s.request.resource": _resource_label(info),
@@ -234,11 +256,10 @@ class Telemetry:
 
     def refused(self, info: RequestInfo, *, mode: str) -> None:
         """Count a request refused locally (nothing was sent, so no span)."""
-        if not self.enabled:
+        active = self._active()
+        if active is None or active[1] is None:
             return
-        instruments = self._get_instruments()
-        if instruments is None:
-            return
+        instruments = active[1]
         instruments.refused.add(
             1,
             {
