@@ -220,10 +220,9 @@ def test_failed_commit_rolls_memory_back(store: MemoryStore, monkeypatch: Any) -
         raise OSError("disk full")
 
     monkeypatch.setattr(store, "_commit", broken)
-    with pytest.raises(StatusError) as err:
-        with store.transaction():
-            store.create("", "pods", pod("b"))
-            store.delete("", "pods", "default", "a")
+    with pytest.raises(StatusError) as err, store.transaction():
+        store.create("", "pods", pod("b"))
+        store.delete("", "pods", "default", "a")
     assert err.value.code == 500
     monkeypatch.undo()
     assert [r.name for r in store.list("", "pods")[0]] == ["a"]

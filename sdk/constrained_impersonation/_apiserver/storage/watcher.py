@@ -137,19 +137,29 @@ class Watcher:
             return self._queue.popleft()
         return None
 
+    def backlog_size(self) -> int:
+        """Initial or replayed events not yet taken (0 once the live part begins)."""
+        return len(self._backlog)
+
+    async def wait(self) -> None:
+        """Return once an event is available or the watch is closed."""
+        if self.closed or self._backlog or self._queue:
+            return
+        loop = asyncio.get_running_loop()
+        self.loop = self.loop or loop
+        self._waiter = loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
     async def next(self) -> WatchItem | None:
         """The next event; None once the watch is closed (shutdown or overflow)."""
         while True:
             item = self.poll()
             if item is not None or self.closed:
                 return item
-            loop = asyncio.get_running_loop()
-            self.loop = self.loop or loop
-            self._waiter = loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self.wait()
 
     def close(self) -> None:
         if self.closed:

@@ -1,0 +1,170 @@
+"""The aiohttp application of the embedded API server: middleware chain, routes, REST layer.
+
+Build it with :func:`build_app`::
+
+    app = build_app(
+        store,                                  # a storage.Store (default: a new MemoryStore)
+        filters=[authn, audit, impersonation, authz],   # aiohttp middlewares, in this order
+        routes=discovery.routes(),              # extra non-resource routes (web.RouteDef)
+        reviews={("authorization.k8s.io", "selfsubjectaccessreviews"): sar_handler},
+        subresources={("", "serviceaccounts", "token"): token_handler},
+        connectors={...},                       # raw subresource handlers (websockets)
+        admission=[node_restriction],           # hooks run on every write
+        settings=RestSettings(bookmark_interval=1.0),
+    )
+
+Middleware order (outermost first): the request-info middleware of this module, then
+``filters`` in the given order, then the routes. The request-info middleware resolves the
+request (:func:`~..resolver.resolve`), stores a :class:`~.context.RequestContext` under
+``request[CONTEXT]``, answers every :class:`~.status.StatusError` raised below it (by filters
+or handlers) as a kube Status, turns any other exception into a 500 Status without leaking a
+traceback, and refuses bodies over 3 MiB (413). Filters set ``ctx.requestor`` and ``ctx.user``;
+handlers act as ``ctx.user``.
+
+Hooks (all signatures in ``hooks.py``; every handler may raise ``StatusError``):
+
+* ``reviews[(group, resource)]``: ``async (request, ctx, body: dict) -> dict`` for POST to a
+  non-stored resource of ``resources.TABLE`` (TokenReview, SubjectAccessReview, ...). The body
+  is already decoded (JSON, YAML or protobuf), its apiVersion/kind checked or defaulted and
+  its fields type-checked; the returned object is sent with 201.
+* ``subresources[(group, resource, subresource)]``: ``async (request, ctx, namespace, name,
+  body: dict) -> dict`` for POST to a subresource (``serviceaccounts/token``); sent with 201.
+* ``connectors[(group, resource, subresource)]``: ``async (request, ctx, namespace, name) ->
+  web.StreamResponse`` for any method (the KubeVirt console is registered by default).
+* ``admission``: ``async (Admission) -> None`` per write (create, update, patch, delete,
+  binding, eviction), after defaulting and before validation; may mutate ``obj`` or raise.
+* ``routes``: aiohttp ``RouteDef``s for non-resource paths (``/api``, ``/apis/<g>/<v>``,
+  ``/version``, ``/openapi/v2``, ``/healthz``, ``/metrics``...); they are matched before the
+  REST layer, which answers everything else (404 Status for unknown paths).
+
+The registered hooks live in ``app[EXTENSIONS]`` (mutable until the app starts) and the store
+in ``app[STORE]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import cast
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from ..resolver import resolve
+from .bodies import MAX_BODY
+from .console import CONSOLE_KEY, console_connector
+from .context import CONTEXT, RequestContext, get_context
+from .handlers import RestHandler, RestSettings, page_not_found
+from .hooks import (
+    AdmissionHook,
+    ConnectHandler,
+    Extensions,
+    ReviewHandler,
+    SubresourceHandler,
+)
+from .status import StatusError, internal_error, request_entity_too_large, status_response
+from .storage import MemoryStore, Store
+
+__all__ = [
+    "EXTENSIONS",
+    "REST",
+    "STORE",
+    "Filter",
+    "RestSettings",
+    "build_app",
+    "request_info_middleware",
+]
+
+log = logging.getLogger("constrained_impersonation.apiserver")
+
+# A filter of the chain: an aiohttp middleware (``@web.middleware`` optional).
+Filter = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+STORE: web.AppKey[Store] = web.AppKey("cimp.store")
+EXTENSIONS: web.AppKey[Extensions] = web.AppKey("cimp.extensions")
+REST: web.AppKey[RestHandler] = web.AppKey("cimp.rest")
+
+
+def _reason(status: int) -> str:
+    return {
+        400: "BadRequest",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "NotFound",
+        405: "MethodNotAllowed",
+        406: "NotAcceptable",
+        409: "Conflict",
+        413: "RequestEntityTooLarge",
+        415: "UnsupportedMediaType",
+        429: "TooManyRequests",
+    }.get(status, "InternalError" if status >= 500 else "BadRequest")
+
+
+@web.middleware
+async def request_info_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """First in the chain: request info, the context, and errors answered as kube Statuses."""
+    try:
+        query = {key: request.query.getall(key) for key in set(request.query.keys())}
+        request[CONTEXT] = RequestContext(info=resolve(request.method, request.path, query))
+        length = request.content_length
+        if length is not None and length > MAX_BODY:
+            raise request_entity_too_large(MAX_BODY)
+        return await handler(request)
+    except StatusError as err:
+        return status_response(err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
+        return status_response(StatusError(exc.status, _reason(exc.status), message))
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception:
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        return status_response(
+            internal_error("an error on the server has prevented the request from succeeding")
+        )
+
+
+def build_app(
+    store: Store | None = None,
+    *,
+    filters: Sequence[Filter] = (),
+    routes: Iterable[web.AbstractRouteDef] = (),
+    reviews: Mapping[tuple[str, str], ReviewHandler] | None = None,
+    subresources: Mapping[tuple[str, str, str], SubresourceHandler] | None = None,
+    connectors: Mapping[tuple[str, str, str], ConnectHandler] | None = None,
+    admission: Iterable[AdmissionHook] = (),
+    settings: RestSettings | None = None,
+) -> web.Application:
+    """The server's aiohttp application (see the module docstring for the hooks)."""
+    store = store if store is not None else MemoryStore()
+    extensions = Extensions(
+        reviews=dict(reviews or {}),
+        subresources=dict(subresources or {}),
+        connectors={CONSOLE_KEY: console_connector(store), **(connectors or {})},
+        admission=list(admission),
+    )
+    rest = RestHandler(store, extensions, settings or RestSettings())
+    app = web.Application(
+        middlewares=[request_info_middleware, *cast(Sequence[Middleware], filters)],
+        client_max_size=MAX_BODY + 1,
+    )
+    app[STORE] = store
+    app[EXTENSIONS] = extensions
+    app[REST] = rest
+    app.router.add_routes(list(routes))
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        if get_context(request).info.is_resource_request:
+            return await rest.handle(request)
+        raise page_not_found()
+
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+
+    async def end_watches(_: web.Application) -> None:
+        store.close_watchers()
+
+    app.on_shutdown.append(end_watches)
+    return app

@@ -1,0 +1,330 @@
+"""Request bodies in, responses out: content types, size limit, hostile-input-proof decoding.
+
+Every decoding failure becomes a 400/413/415 Status in kube-apiserver's wording; nothing a
+client sends can reach the handlers as anything but a JSON-shaped ``dict``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from .status import (
+    StatusError,
+    bad_request,
+    not_acceptable,
+    request_entity_too_large,
+    unsupported_media_type,
+)
+from .storage import encode
+
+__all__ = [
+    "JSON",
+    "MAX_BODY",
+    "MAX_DEPTH",
+    "PATCH_TYPES",
+    "PROTOBUF",
+    "YAML",
+    "Output",
+    "decode_json",
+    "decode_object",
+    "decode_yaml",
+    "json_response",
+    "media_type",
+    "negotiate",
+    "raw_response",
+    "read_body",
+]
+
+MAX_BODY = 3 * 1024 * 1024
+MAX_DEPTH = 100
+JSON = "application/json"
+YAML = "application/yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+}
+_OBJECT_TYPES = (JSON, YAML, PROTOBUF)
+_TYPE_META = (
+    'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; '
+    'Kind string "json:\\"kind,omitempty\\"" }'
+)
+
+
+def media_type(header: str | None) -> str:
+    """``application/json; charset=utf-8`` → ``application/json`` ("" when absent)."""
+    if not header:
+        return ""
+    return header.split(";", 1)[0].strip().lower()
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, at most 3 MiB (kube-apiserver's limit): 413 beyond."""
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
+        raise request_entity_too_large(MAX_BODY)
+    try:
+        data = await request.content.read(MAX_BODY + 1)
+        while len(data) <= MAX_BODY:
+            more = await request.content.read(MAX_BODY + 1 - len(data))
+            if not more:
+                break
+            data += more
+    except web.HTTPRequestEntityTooLarge:
+        raise request_entity_too_large(MAX_BODY) from None
+    if len(data) > MAX_BODY:
+        raise request_entity_too_large(MAX_BODY)
+    return data
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _go_message(exc: json.JSONDecodeError) -> str:
+    """Python's decode error as Go's ``encoding/json`` words it (close enough to grep)."""
+    doc, pos = exc.doc, exc.pos
+    if pos >= len(doc.rstrip()) or exc.msg.startswith("Unterminated"):
+        return "unexpected end of JSON input"
+    char = doc[pos]
+    if exc.msg == "Extra data":
+        return f"invalid character '{char}' after top-level value"
+    if exc.msg.startswith("Expecting property name"):
+        return f"invalid character '{char}' looking for beginning of object key string"
+    if exc.msg.startswith("Expecting ':'"):
+        return f"invalid character '{char}' after object key"
+    if exc.msg.startswith("Expecting ','"):
+        return f"invalid character '{char}' after object key:value pair"
+    if exc.msg.startswith("Invalid control character"):
+        return f"invalid character {char!r} in string literal"
+    if exc.msg.startswith("Invalid \\escape") or exc.msg.startswith("Invalid \\u"):
+        return f"invalid character '{char}' in string escape code"
+    return f"invalid character '{char}' looking for beginning of value"
+
+
+def _check_depth(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"exceeded max depth of {MAX_DEPTH}")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+
+
+def decode_json(
+    data: bytes | str, prefix: str = "couldn't get version/kind; json parse error: "
+) -> Any:
+    """Parse JSON as Go would accept it: no NaN/Infinity, bounded depth and number size,
+    invalid UTF-8 replaced by U+FFFD. Failures are 400 with ``prefix`` + Go's wording."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
+        _check_depth(value)
+    except json.JSONDecodeError as exc:
+        raise bad_request(prefix + _go_message(exc)) from None
+    except RecursionError:
+        raise bad_request(prefix + f"exceeded max depth of {MAX_DEPTH}") from None
+    except ValueError as exc:  # huge integers, NaN, infinities, depth
+        raise bad_request(prefix + str(exc)) from None
+    return value
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as ``sigs.k8s.io/yaml`` reads it: JSON-shaped values only (timestamps stay
+    strings), and no aliases (they make exponential documents from a few bytes)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(None, None, "aliases are not supported", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"exceeded max depth of {MAX_DEPTH}")
+    if isinstance(value, dict):
+        return {_key(k): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} is not a valid JSON value")
+    if isinstance(value, bytes):
+        raise ValueError("binary values are not supported")
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, str | int | float):
+        return str(key)
+    raise ValueError(f"invalid map key: {key!r}")
+
+
+def decode_yaml(data: bytes) -> Any:
+    """One YAML document as a JSON value; 400 ``error converting YAML to JSON`` otherwise."""
+    text = data.decode("utf-8", errors="replace")
+    try:
+        docs = list(yaml.load_all(text, Loader=_Loader))
+        if len(docs) > 1:
+            docs = [d for d in docs if d is not None]
+        value = _jsonable(docs[0] if docs else None)
+    except yaml.YAMLError as exc:
+        raise bad_request(f"error converting YAML to JSON: yaml: {_yaml_message(exc)}") from None
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"error converting YAML to JSON: {exc}") from None
+    return value
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        return f"{line}{exc.problem or exc.context or 'invalid document'}"
+    return str(exc)
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def not_an_object(value: Any) -> StatusError:
+    kind = "array" if isinstance(value, list) else "string" if isinstance(value, str) else ""
+    kind = kind or ("bool" if isinstance(value, bool) else "number")
+    if value is None:
+        return bad_request("Object 'Kind' is missing in 'null'")
+    return bad_request(
+        f"couldn't get version/kind; json parse error: json: cannot unmarshal {kind} into Go "
+        f"value of type {_TYPE_META}"
+    )
+
+
+def decode_object(data: bytes, content_type: str | None) -> dict[str, Any]:
+    """A request body as an object, by its Content-Type (none means JSON, as kube treats it)."""
+    mtype = media_type(content_type)
+    value: Any
+    if mtype in ("", JSON, "*/*"):
+        if not data.strip():
+            raise bad_request("Object 'Kind' is missing in ''")
+        value = decode_json(data)
+    elif mtype in (YAML, "application/x-yaml", "text/yaml"):
+        value = decode_yaml(data)
+    elif mtype == PROTOBUF:
+        try:
+            from . import protobuf
+        except ImportError:
+            raise unsupported_media_type(mtype, (JSON, YAML)) from None
+        value = protobuf.decode(data)
+    else:
+        raise unsupported_media_type(mtype, _OBJECT_TYPES)
+    if not isinstance(value, dict):
+        raise not_an_object(value)
+    return value
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class Output:
+    """What the client asked to receive (from ``Accept``)."""
+
+    JSON = "json"
+    YAML = "yaml"
+    TABLE = "table"
+    PARTIAL = "partial"
+
+
+_PARAM = re.compile(r"\s*;\s*")
+
+
+def negotiate(accept: str | None, *, allow: Iterable[str] = (Output.JSON, Output.YAML)) -> str:
+    """The first media range in ``Accept`` the server can produce (406 if none).
+
+    ``application/json;as=Table;g=meta.k8s.io;v=v1`` (kubectl get) and
+    ``as=PartialObjectMetadata[List]`` are honoured when ``allow`` includes them."""
+    allowed = set(allow)
+    if not accept or not accept.strip():
+        return Output.JSON
+    for item in accept.split(","):
+        parts = _PARAM.split(item.strip())
+        mtype = parts[0].lower()
+        params = {}
+        for p in parts[1:]:
+            k, _, v = p.partition("=")
+            params[k.strip().lower()] = v.strip().strip('"')
+        if params.get("q") in ("0", "0.0", "0.00", "0.000"):
+            continue
+        target = params.get("as")
+        if mtype in (JSON, "application/*", "*/*"):
+            if target is None:
+                return Output.JSON
+            if params.get("g") != "meta.k8s.io" or params.get("v") not in ("v1", "v1beta1"):
+                continue
+            if target == "Table" and Output.TABLE in allowed:
+                return Output.TABLE
+            if target in ("PartialObjectMetadata", "PartialObjectMetadataList") and (
+                Output.PARTIAL in allowed
+            ):
+                return Output.PARTIAL
+            continue
+        if mtype in (YAML, "application/x-yaml") and target is None:
+            return Output.YAML
+    raise not_acceptable((JSON, YAML))
+
+
+def json_response(
+    obj: Any, status: int = 200, *, output: str = Output.JSON, warnings: Sequence[str] = ()
+) -> web.Response:
+    if output == Output.YAML:
+        body = yaml.safe_dump(obj, default_flow_style=False, sort_keys=False).encode()
+        return raw_response(body, status, content_type=YAML, warnings=warnings)
+    return raw_response(encode(obj), status, warnings=warnings)
+
+
+def raw_response(
+    body: bytes, status: int = 200, *, content_type: str = JSON, warnings: Sequence[str] = ()
+) -> web.Response:
+    headers = {"Content-Type": content_type, "Cache-Control": "no-cache, private"}
+    response = web.Response(status=status, body=body, headers=headers)
+    for warning in warnings:
+        response.headers.add("Warning", f'299 - "{_escape_warning(warning)}"')
+    return response
+
+
+def _escape_warning(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')

@@ -1,0 +1,297 @@
+"""REST handlers for the stored resources: routing by request info, reads, list and watch.
+
+Writes live in ``writes.py``; this module resolves which resource, object and verb a request
+is about (from the :class:`~..resolver.RequestInfo` the first middleware stored) and serves
+get, list and watch with kube's semantics (see ``listing.py`` and ``watch.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from . import resources
+from .bodies import Output, json_response, negotiate, raw_response
+from .context import RequestContext, get_context
+from .hooks import Extensions
+from .listing import (
+    ListOptions,
+    Page,
+    continue_expired,
+    encode_continue,
+    minimum_version,
+    parse_list_options,
+    predicate_for,
+    snapshot_version,
+)
+from .resources import ResourceType
+from .status import StatusError, not_found
+from .storage import Record, Store, encode
+from .storage.base import too_large_resource_version
+from .tables import partial_list, partial_object, table
+from .watch import WatchParams, default_timeout, serve_watch
+from .writes import Writes
+
+__all__ = ["RestHandler", "RestSettings", "Target", "method_not_allowed", "page_not_found"]
+
+
+@dataclass(frozen=True)
+class RestSettings:
+    """Tunables of the REST layer (tests shorten them)."""
+
+    # Interval of BOOKMARK events on watches that allow them (kube: about a minute).
+    bookmark_interval: float = 5.0
+    # kube's --min-request-timeout: watches without timeoutSeconds end after 1-2x this.
+    min_request_timeout: float = 1800.0
+    # A watch client that does not take a write within this long is disconnected.
+    write_timeout: float = 30.0
+
+
+def page_not_found() -> StatusError:
+    return StatusError(404, "NotFound", "the server could not find the requested resource")
+
+
+def method_not_allowed() -> StatusError:
+    return StatusError(
+        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a resource request addresses."""
+
+    rt: ResourceType
+    namespace: str  # "" for cluster-scoped resources and all-namespace collections
+    name: str
+    subresource: str
+    scoped: bool  # the path named a namespace
+
+
+def resolve_target(ctx: RequestContext) -> Target:
+    info = ctx.info
+    rt = resources.lookup(info.api_group, info.api_version, info.resource)
+    parts = info.parts
+    if rt is None or not info.resource or not parts or len(parts) > 3:
+        raise page_not_found()
+    name = parts[1] if len(parts) >= 2 else ""
+    sub = parts[2] if len(parts) == 3 else ""
+    namespaces_itself = (
+        rt.group == ""
+        and rt.resource == "namespaces"
+        and len(parts) >= 2
+        and name == info.namespace
+    )
+    scoped = bool(info.namespace) and not namespaces_itself
+    if not rt.namespaced and scoped:
+        raise page_not_found()
+    if rt.namespaced and not scoped and name:
+        raise page_not_found()
+    if sub and sub not in rt.subresources:
+        raise page_not_found()
+    return Target(rt, info.namespace if scoped else "", name, sub, scoped)
+
+
+class RestHandler:
+    """Serves every resource path of :data:`.resources.TABLE`."""
+
+    def __init__(self, store: Store, extensions: Extensions, settings: RestSettings) -> None:
+        self.store = store
+        self.ext = extensions
+        self.settings = settings
+        self.writes = Writes(store, extensions)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ctx = get_context(request)
+        target = resolve_target(ctx)
+        rt = target.rt
+        method = request.method.upper()
+        verb = ctx.info.verb
+        if target.subresource:
+            return await self._subresource(request, ctx, target, method)
+        if not rt.stored:
+            if method == "POST" and not target.name:
+                return await self.writes.review(request, ctx, target)
+            raise page_not_found() if not rt.verbs else method_not_allowed()
+        if method in ("GET", "HEAD"):
+            if verb == "watch":
+                return await self.do_watch(request, target)
+            if target.name:
+                return await self.do_get(request, target)
+            return await self.do_list(request, target)
+        if target.name:
+            if method == "PUT":
+                return await self.writes.update(request, ctx, target)
+            if method == "PATCH":
+                return await self.writes.patch(request, ctx, target)
+            if method == "DELETE":
+                return await self.writes.delete(request, ctx, target)
+        else:
+            if method == "POST":
+                if rt.namespaced and not target.scoped:
+                    raise method_not_allowed()
+                return await self.writes.create(request, ctx, target)
+            if method == "DELETE" and "deletecollection" in rt.verbs:
+                if rt.namespaced and not target.scoped:
+                    raise method_not_allowed()
+                return await self.writes.delete_collection(request, ctx, target)
+        raise method_not_allowed()
+
+    async def _subresource(
+        self, request: web.Request, ctx: RequestContext, target: Target, method: str
+    ) -> web.StreamResponse:
+        rt, sub = target.rt, target.subresource
+        key = (rt.group, rt.resource, sub)
+        connector = self.ext.connectors.get(key)
+        if connector is not None:
+            return await connector(request, ctx, target.namespace, target.name)
+        if sub in ("status",):
+            if method in ("GET", "HEAD"):
+                return await self.do_get(request, target)
+            if method == "PUT":
+                return await self.writes.update(request, ctx, target)
+            if method == "PATCH":
+                return await self.writes.patch(request, ctx, target)
+            raise method_not_allowed()
+        if sub == "finalize" and method == "PUT":
+            return await self.writes.finalize(request, ctx, target)
+        if method == "POST":
+            return await self.writes.subresource_create(request, ctx, target)
+        raise method_not_allowed()
+
+    # ------------------------------------------------------------------ reads
+
+    def _get_record(self, target: Target) -> Record:
+        rt = target.rt
+        record = self.store.get(rt.group, rt.resource, target.namespace, target.name)
+        if record is None:
+            raise not_found(rt.resource, target.name, rt.group)
+        return record
+
+    async def do_get(self, request: web.Request, target: Target) -> web.StreamResponse:
+        output = negotiate(
+            request.headers.get("Accept"),
+            allow=(Output.JSON, Output.YAML, Output.TABLE, Output.PARTIAL),
+        )
+        record = self._get_record(target)
+        if output == Output.JSON:
+            return raw_response(record.raw)
+        if output == Output.TABLE:
+            include = request.query.get("includeObject", "Metadata")
+            return json_response(table(target.rt, [record], "", include))
+        if output == Output.PARTIAL:
+            return json_response(partial_object(record.obj))
+        return json_response(record.obj, output=output)
+
+    async def do_list(self, request: web.Request, target: Target) -> web.StreamResponse:
+        rt = target.rt
+        output = negotiate(
+            request.headers.get("Accept"),
+            allow=(Output.JSON, Output.YAML, Output.TABLE, Output.PARTIAL),
+        )
+        opts = parse_list_options(rt, request.query, watch=False)
+        records, rv, next_page, remaining = self.select(target, opts)
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        if next_page is not None:
+            meta["continue"] = encode_continue(next_page)
+            if remaining is not None:
+                meta["remainingItemCount"] = remaining
+        if output == Output.JSON:
+            head = encode({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
+            body = head[:-1] + b',"items":[' + b",".join(r.raw for r in records) + b"]}"
+            return raw_response(body)
+        if output == Output.TABLE:
+            include = request.query.get("includeObject", "Metadata")
+            doc = table(rt, records, str(rv), include)
+            doc["metadata"] = meta
+            return json_response(doc)
+        if output == Output.PARTIAL:
+            return json_response(partial_list(records, meta))
+        doc = {
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
+            "metadata": meta,
+            "items": [r.obj for r in records],
+        }
+        return json_response(doc, output=output)
+
+    def select(
+        self, target: Target, opts: ListOptions
+    ) -> tuple[list[Record], int, Page | None, int | None]:
+        """The page of objects a list returns: ``(items, rv, next page, remaining count)``."""
+        rt = target.rt
+        namespace = target.namespace if target.scoped else None
+        at = snapshot_version(opts)
+        minimum = minimum_version(opts)
+        current = self.store.revision()
+        if minimum is not None and at is None and minimum > current:
+            raise too_large_resource_version(minimum, current)
+        try:
+            records, rv = self.store.list(rt.group, rt.resource, namespace, at=at)
+        except StatusError as err:
+            if err.code == 410 and opts.page is not None:
+                raise continue_expired() from None
+            raise
+        predicate = predicate_for(opts.fields, opts.labels)
+        if opts.page is not None:
+            start = (opts.page.namespace, opts.page.name)
+            records = [r for r in records if (r.namespace, r.name) > start]
+        if predicate is not None:
+            records = [r for r in records if predicate(r.obj)]
+        if opts.limit and len(records) > opts.limit:
+            page = records[: opts.limit]
+            last = page[-1]
+            remaining = len(records) - opts.limit if opts.selects_all else None
+            return page, rv, Page(rv, last.namespace, last.name), remaining
+        return records, rv, None, None
+
+    async def do_watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        rt = target.rt
+        output = negotiate(
+            request.headers.get("Accept"), allow=(Output.JSON, Output.TABLE, Output.PARTIAL)
+        )
+        opts = parse_list_options(rt, request.query, watch=True)
+        rv = opts.resource_version
+        if opts.send_initial_events is not None:
+            initial = opts.send_initial_events
+        else:
+            initial = rv in ("", "0")
+        since = int(rv) if rv and rv != "0" and not initial else None
+        if opts.send_initial_events and rv and rv != "0":
+            minimum = int(rv)
+            if minimum > self.store.revision():
+                raise too_large_resource_version(minimum, self.store.revision())
+        if opts.send_initial_events is False and not rv:
+            since = self.store.revision()
+        timeout = (
+            float(opts.timeout_seconds)
+            if opts.timeout_seconds is not None and opts.timeout_seconds > 0
+            else default_timeout(self.settings.min_request_timeout)
+        )
+        params = WatchParams(
+            rt=rt,
+            namespace=target.namespace if target.scoped else None,
+            since=since,
+            initial=initial,
+            initial_end_bookmark=bool(opts.send_initial_events),
+            bookmarks=opts.bookmarks,
+            timeout=timeout,
+            predicate=predicate_for(opts.fields, opts.labels, target.name),
+            bookmark_interval=self.settings.bookmark_interval,
+            write_timeout=self.settings.write_timeout,
+        )
+        encoder = None
+        if output == Output.TABLE:
+            include = request.query.get("includeObject", "Metadata")
+
+            def encoder(record: Record) -> bytes:
+                return encode(table(rt, [record], str(record.rv), include))
+
+        elif output == Output.PARTIAL:
+
+            def encoder(record: Record) -> bytes:
+                return encode(partial_object(record.obj))
+
+        return await serve_watch(request, self.store, params, encoder)

@@ -1,0 +1,627 @@
+"""Per-resource strategies: what kube's registry does to an object before it is stored.
+
+System fields on create, defaults clients rely on, generation bumps, the status/spec split of
+resources with a ``status`` subresource, name/label validation and the few kind-specific
+rules whose absence a client would notice (pod spec immutability, binding roleRef, immutable
+ConfigMaps and Secrets, DaemonSet selectors). Validation failures are returned as causes for a
+422 ``Invalid`` in kube's wording.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from ..identity import is_dns1123_label, is_dns1123_subdomain
+from .resources import ResourceType
+from .storage import now_rfc3339
+
+__all__ = [
+    "Cause",
+    "generate_name",
+    "label_selector_matches",
+    "prepare_create",
+    "prepare_status_update",
+    "prepare_update",
+    "returns_deleted_object",
+    "validate",
+]
+
+Obj = dict[str, Any]
+Cause = tuple[str, str, str]  # (field, reason type, message)
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+_SUBDOMAIN_RE = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+_LABEL_RE = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_MAX_ANNOTATIONS = 256 * 1024
+
+
+def _q(value: object) -> str:
+    """Go's ``%q`` of a value in a field error."""
+    text = value if isinstance(value, str) else str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _invalid(field: str, value: object, detail: str) -> Cause:
+    return (field, "FieldValueInvalid", f"Invalid value: {_q(value)}: {detail}")
+
+
+def _required(field: str, detail: str = "") -> Cause:
+    return (field, "FieldValueRequired", "Required value" + (f": {detail}" if detail else ""))
+
+
+def _forbidden(field: str, detail: str) -> Cause:
+    return (field, "FieldValueForbidden", f"Forbidden: {detail}")
+
+
+def _meta(obj: Obj) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+        obj["metadata"] = meta
+    return meta
+
+
+# --------------------------------------------------------------------------- names
+
+
+def subdomain_errors(value: str) -> list[str]:
+    errors = []
+    if len(value) > 253:
+        errors.append("must be no more than 253 characters")
+    if not is_dns1123_subdomain(value[:253] if len(value) > 253 else value):
+        errors.append(
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+            "'-' or '.', and must start and end with an alphanumeric character (e.g. "
+            f"'example.com', regex used for validation is '{_SUBDOMAIN_RE}')"
+        )
+    return errors
+
+
+def label_errors(value: str) -> list[str]:
+    errors = []
+    if len(value) > 63:
+        errors.append("must be no more than 63 characters")
+    if not is_dns1123_label(value[:63] if len(value) > 63 else value):
+        errors.append(
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+            "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+            f"'123-abc', regex used for validation is '{_LABEL_RE}')"
+        )
+    return errors
+
+
+def path_segment_errors(value: str) -> list[str]:
+    """RBAC object names: anything that is a valid path segment (``system:node`` etc.)."""
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
+
+
+_NAME_RULES: dict[str, Callable[[str], list[str]]] = {
+    "namespaces": label_errors,
+    "roles": path_segment_errors,
+    "rolebindings": path_segment_errors,
+    "clusterroles": path_segment_errors,
+    "clusterrolebindings": path_segment_errors,
+}
+
+
+def name_errors(rt: ResourceType, name: str) -> list[str]:
+    return _NAME_RULES.get(rt.resource, subdomain_errors)(name)
+
+
+def generate_name(prefix: str) -> str:
+    """kube's ``SimpleNameGenerator``: the prefix (cut to 58) and five random characters."""
+    suffix = "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+    return prefix[:58] + suffix
+
+
+def _qualified_name_errors(key: str) -> list[str]:
+    prefix, slash, name = key.rpartition("/")
+    errors = []
+    if slash:
+        if not prefix:
+            errors.append("prefix part must be non-empty")
+        else:
+            errors.extend("prefix part " + e for e in subdomain_errors(prefix))
+    if not name:
+        errors.append("name part must be non-empty")
+    elif len(name) > 63:
+        errors.append("name part must be no more than 63 characters")
+    if name and not _QUALIFIED_NAME.fullmatch(name):
+        errors.append(
+            "name part must consist of alphanumeric characters, '-', '_' or '.', and must start "
+            "and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
+            "'123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+        )
+    return errors
+
+
+def _label_value_errors(value: str) -> list[str]:
+    errors = []
+    if len(value) > 63:
+        errors.append("must be no more than 63 characters")
+    if not _LABEL_VALUE.fullmatch(value):
+        errors.append(
+            "a valid label must be an empty string or consist of alphanumeric characters, '-', "
+            "'_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', "
+            " or 'my_value',  or '12345', regex used for validation is "
+            "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+        )
+    return errors
+
+
+def _join(errors: list[str]) -> str:
+    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+
+
+def labels_causes(labels: Any, field: str) -> list[Cause]:
+    causes: list[Cause] = []
+    if not isinstance(labels, dict):
+        return causes
+    for key, value in labels.items():
+        if errors := _qualified_name_errors(key):
+            causes.append(_invalid(field, key, _join(errors)))
+        if isinstance(value, str) and (errors := _label_value_errors(value)):
+            causes.append(_invalid(field, value, _join(errors)))
+    return causes
+
+
+def _meta_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
+    meta = _meta(obj)
+    causes: list[Cause] = []
+    name = meta.get("name") or ""
+    if not name:
+        causes.append(_required("metadata.name", "name or generateName is required"))
+    elif errors := name_errors(rt, name):
+        causes.append(_invalid("metadata.name", name, _join(errors)))
+    if rt.namespaced and not meta.get("namespace"):
+        causes.append(_required("metadata.namespace"))
+    causes.extend(labels_causes(meta.get("labels"), "metadata.labels"))
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        total = 0
+        for key, value in annotations.items():
+            total += len(key) + len(value if isinstance(value, str) else "")
+            if errors := _qualified_name_errors(key):
+                causes.append(_invalid("metadata.annotations", key, _join(errors)))
+        if total > _MAX_ANNOTATIONS:
+            causes.append(
+                (
+                    "metadata.annotations",
+                    "FieldValueTooLong",
+                    f"Too long: must have at most {_MAX_ANNOTATIONS} bytes",
+                )
+            )
+    for i, ref in enumerate(meta.get("ownerReferences") or ()):
+        for key in ("apiVersion", "kind", "name", "uid"):
+            if not ref.get(key):
+                causes.append(_required(f"metadata.ownerReferences[{i}].{key}"))
+    return causes
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+def _image_pull_policy(image: str) -> str:
+    tail = image.rsplit("/", 1)[-1]
+    if "@" in tail:
+        return "IfNotPresent"
+    if ":" not in tail or tail.endswith(":latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+def default_pod_spec(spec: Obj) -> None:
+    """The defaults kube's scheme (and the ServiceAccount admission) put in every pod spec."""
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("enableServiceLinks", True)
+    if not spec.get("hostNetwork"):
+        spec.pop("hostNetwork", None)
+    for field in ("containers", "initContainers"):
+        for container in spec.get(field) or ():
+            if not isinstance(container, dict):
+                continue
+            container.setdefault("terminationMessagePath", "/dev/termination-log")
+            container.setdefault("terminationMessagePolicy", "File")
+            image = container.get("image")
+            if isinstance(image, str) and image:
+                container.setdefault("imagePullPolicy", _image_pull_policy(image))
+            container.setdefault("resources", {})
+            for port in container.get("ports") or ():
+                if isinstance(port, dict):
+                    port.setdefault("protocol", "TCP")
+
+
+def _default(rt: ResourceType, obj: Obj) -> None:
+    meta = _meta(obj)
+    key = (rt.group, rt.resource)
+    if key == ("", "namespaces"):
+        labels = dict(meta.get("labels") or {})
+        labels[NAMESPACE_NAME_LABEL] = meta.get("name", "")
+        meta["labels"] = labels
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict):
+            spec.setdefault("finalizers", ["kubernetes"])
+        status = obj.setdefault("status", {})
+        if isinstance(status, dict):
+            status.setdefault("phase", "Active")
+    elif key == ("", "pods"):
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict):
+            default_pod_spec(spec)
+            spec.setdefault("serviceAccountName", "default")
+            spec.setdefault("serviceAccount", spec["serviceAccountName"])
+            spec.setdefault("priority", 0)
+        status = obj.setdefault("status", {})
+        if isinstance(status, dict):
+            status.setdefault("phase", "Pending")
+            status.setdefault("qosClass", "BestEffort")
+    elif key == ("", "secrets"):
+        obj.setdefault("type", "Opaque")
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            data = dict(obj.get("data") or {})
+            for k, v in string_data.items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+            obj["data"] = data
+    elif key == ("apps", "daemonsets"):
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict):
+            strategy = spec.setdefault("updateStrategy", {})
+            if isinstance(strategy, dict):
+                strategy.setdefault("type", "RollingUpdate")
+                if strategy["type"] == "RollingUpdate":
+                    rolling = strategy.setdefault("rollingUpdate", {})
+                    if isinstance(rolling, dict):
+                        rolling.setdefault("maxUnavailable", 1)
+                        rolling.setdefault("maxSurge", 0)
+            spec.setdefault("revisionHistoryLimit", 10)
+            template = spec.get("template")
+            if isinstance(template, dict):
+                template.setdefault("metadata", {})
+                if isinstance(template.get("spec"), dict):
+                    default_pod_spec(template["spec"])
+        status = obj.setdefault("status", {})
+        if isinstance(status, dict):
+            for field in (
+                "currentNumberScheduled",
+                "numberMisscheduled",
+                "desiredNumberScheduled",
+                "numberReady",
+            ):
+                status.setdefault(field, 0)
+
+
+# --------------------------------------------------------------------------- strategies
+
+# Resources whose main endpoint ignores status (it has its own subresource).
+_STATUS_SPLIT = {("", "pods"), ("", "nodes"), ("", "namespaces"), ("apps", "daemonsets")}
+# Resources whose metadata.generation counts spec changes.
+_GENERATION = {("", "pods"), ("apps", "daemonsets"), ("kubevirt.io", "virtualmachineinstances")}
+# kube answers DELETE of these with the object rather than a Status.
+_RETURN_DELETED = {("", "pods"), ("", "namespaces")}
+_SYSTEM_META = (
+    "uid",
+    "creationTimestamp",
+    "resourceVersion",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "managedFields",
+)
+
+
+def returns_deleted_object(rt: ResourceType) -> bool:
+    return (rt.group, rt.resource) in _RETURN_DELETED
+
+
+def _spec_part(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+def prepare_create(rt: ResourceType, obj: Obj) -> None:
+    """Reset system fields and apply defaults (in place), as kube's BeforeCreate does."""
+    meta = _meta(obj)
+    for field in _SYSTEM_META:
+        meta.pop(field, None)
+    meta["creationTimestamp"] = now_rfc3339()
+    if (rt.group, rt.resource) in _GENERATION:
+        meta["generation"] = 1
+    _default(rt, obj)
+
+
+def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
+    """Carry over what a main-resource update may not change (in place)."""
+    meta = _meta(obj)
+    old_meta = old.get("metadata") or {}
+    for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        if field in old_meta:
+            meta[field] = old_meta[field]
+        else:
+            meta.pop(field, None)
+    meta.pop("selfLink", None)
+    meta.pop("managedFields", None)
+    key = (rt.group, rt.resource)
+    if key in _STATUS_SPLIT:
+        if "status" in old:
+            obj["status"] = copy.deepcopy(old["status"])
+        else:
+            obj.pop("status", None)
+    if key in _GENERATION:
+        generation = int(old_meta.get("generation") or 1)
+        if _spec_part(obj) != _spec_part(old):
+            generation += 1
+        meta["generation"] = generation
+    elif "generation" in old_meta:
+        meta["generation"] = old_meta["generation"]
+    else:
+        meta.pop("generation", None)
+    _default(rt, obj)
+
+
+def prepare_status_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+    """The object a ``/status`` write stores: the old object with the new status."""
+    out = copy.deepcopy(old)
+    if "status" in obj:
+        out["status"] = obj["status"]
+    else:
+        out.pop("status", None)
+    if (rt.group, rt.resource) == ("", "namespaces"):
+        status = out.setdefault("status", {})
+        if isinstance(status, dict):
+            status.setdefault("phase", "Active")
+    return out
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def label_selector_matches(selector: Any, labels: dict[str, str]) -> bool:
+    """``metav1.LabelSelector`` semantics (matchLabels and matchExpressions)."""
+    if not isinstance(selector, dict):
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or ():
+        key, op = expr.get("key"), expr.get("operator")
+        values = expr.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _containers_causes(spec: Any, path: str) -> list[Cause]:
+    causes: list[Cause] = []
+    if not isinstance(spec, dict):
+        return [_required(path)]
+    containers = spec.get("containers")
+    if not containers:
+        causes.append(_required(f"{path}.containers"))
+    seen: set[str] = set()
+    for field in ("initContainers", "containers"):
+        for i, container in enumerate(spec.get(field) or ()):
+            where = f"{path}.{field}[{i}]"
+            if not isinstance(container, dict):
+                continue
+            name = container.get("name") or ""
+            if not name:
+                causes.append(_required(f"{where}.name"))
+            elif errors := label_errors(name):
+                causes.append(_invalid(f"{where}.name", name, _join(errors)))
+            elif name in seen:
+                causes.append(
+                    (f"{where}.name", "FieldValueDuplicate", f"Duplicate value: {_q(name)}")
+                )
+            seen.add(name)
+            if not container.get("image"):
+                causes.append(_required(f"{where}.image"))
+    return causes
+
+
+_POD_UPDATE_FORBIDDEN = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
+    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+    "(allow it to be set to 1 if it was previously negative)"
+)
+
+
+def _mutable_pod_fields_cleared(spec: Obj) -> Obj:
+    out = copy.deepcopy(spec)
+    for field in ("containers", "initContainers"):
+        for container in out.get(field) or ():
+            if isinstance(container, dict):
+                container.pop("image", None)
+    out.pop("activeDeadlineSeconds", None)
+    out.pop("tolerations", None)
+    return out
+
+
+def _kind_causes(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause]:
+    key = (rt.group, rt.resource)
+    causes: list[Cause] = []
+    if key == ("", "pods"):
+        causes.extend(_containers_causes(obj.get("spec"), "spec"))
+        if old is not None and isinstance(obj.get("spec"), dict):
+            old_spec = old.get("spec") or {}
+            new_spec = obj["spec"]
+            if _mutable_pod_fields_cleared(new_spec) != _mutable_pod_fields_cleared(old_spec):
+                causes.append(_forbidden("spec", _POD_UPDATE_FORBIDDEN))
+            old_tolerations = old_spec.get("tolerations") or []
+            new_tolerations = new_spec.get("tolerations") or []
+            if any(t not in new_tolerations for t in old_tolerations):
+                causes.append(_forbidden("spec", _POD_UPDATE_FORBIDDEN))
+    elif key == ("apps", "daemonsets"):
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return [_required("spec")]
+        selector = spec.get("selector")
+        raw_template = spec.get("template")
+        template: Obj = raw_template if isinstance(raw_template, dict) else {}
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if not selector:
+            causes.append(_required("spec.selector"))
+        elif not (selector.get("matchLabels") or selector.get("matchExpressions")):
+            causes.append(
+                _invalid("spec.selector", selector, "empty selector is invalid for daemonset")
+            )
+        elif not label_selector_matches(selector, labels):
+            causes.append(
+                _invalid(
+                    "spec.template.metadata.labels",
+                    labels,
+                    "`selector` does not match template `labels`",
+                )
+            )
+        causes.extend(_containers_causes(template.get("spec"), "spec.template.spec"))
+        if old is not None and selector != (old.get("spec") or {}).get("selector"):
+            causes.append(_invalid("spec.selector", selector, "field is immutable"))
+    elif key in (("", "configmaps"), ("", "secrets")):
+        for field in ("data", "binaryData"):
+            for data_key in obj.get(field) or {}:
+                if len(data_key) > 253 or not _CONFIG_KEY.fullmatch(data_key):
+                    causes.append(
+                        _invalid(
+                            f"{field}[{data_key}]" if field == "data" else field,
+                            data_key,
+                            "a valid config key must consist of alphanumeric characters, '-', "
+                            "'_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', "
+                            "regex used for validation is '[-._a-zA-Z0-9]+')",
+                        )
+                    )
+        if old is not None and old.get("immutable"):
+            for field in ("data", "binaryData", "stringData"):
+                if obj.get(field) != old.get(field):
+                    causes.append(_forbidden(field, "field is immutable when `immutable` is set"))
+            if not obj.get("immutable"):
+                causes.append(_forbidden("immutable", "field is immutable when `immutable` is set"))
+        if key == ("", "secrets") and old is not None and obj.get("type") != old.get("type"):
+            causes.append(_invalid("type", obj.get("type"), "field is immutable"))
+    elif key in (
+        ("rbac.authorization.k8s.io", "rolebindings"),
+        ("rbac.authorization.k8s.io", "clusterrolebindings"),
+    ):
+        causes.extend(_binding_causes(rt, obj, old))
+    elif key in (
+        ("rbac.authorization.k8s.io", "roles"),
+        ("rbac.authorization.k8s.io", "clusterroles"),
+    ):
+        for i, rule in enumerate(obj.get("rules") or ()):
+            if not isinstance(rule, dict):
+                continue
+            if not rule.get("verbs"):
+                causes.append(
+                    _required(f"rules[{i}].verbs", "verbs must contain at least one value")
+                )
+            if rule.get("nonResourceURLs"):
+                if rt.resource == "roles":
+                    causes.append(
+                        _invalid(
+                            f"rules[{i}].nonResourceURLs",
+                            rule["nonResourceURLs"],
+                            "namespaced rules cannot apply to non-resource URLs",
+                        )
+                    )
+                elif rule.get("resources") or rule.get("apiGroups"):
+                    causes.append(
+                        _invalid(
+                            f"rules[{i}].nonResourceURLs",
+                            rule["nonResourceURLs"],
+                            "rules cannot apply to both regular resources and non-resource URLs",
+                        )
+                    )
+            elif not rule.get("resources"):
+                causes.append(
+                    _required(
+                        f"rules[{i}].resources", "resource rules must supply at least one resource"
+                    )
+                )
+            elif "apiGroups" not in rule or rule.get("apiGroups") is None:
+                causes.append(
+                    _required(
+                        f"rules[{i}].apiGroups", "resource rules must supply at least one api group"
+                    )
+                )
+    return causes
+
+
+def _binding_causes(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause]:
+    causes: list[Cause] = []
+    ref = obj.get("roleRef")
+    if not isinstance(ref, dict):
+        return [_required("roleRef")]
+    allowed = ("ClusterRole",) if rt.resource == "clusterrolebindings" else ("Role", "ClusterRole")
+    if ref.get("apiGroup") != "rbac.authorization.k8s.io":
+        causes.append(
+            (
+                "roleRef.apiGroup",
+                "FieldValueNotSupported",
+                f"Unsupported value: {_q(ref.get('apiGroup') or '')}: supported values: "
+                '"rbac.authorization.k8s.io"',
+            )
+        )
+    if ref.get("kind") not in allowed:
+        supported = ", ".join(f'"{k}"' for k in allowed)
+        causes.append(
+            (
+                "roleRef.kind",
+                "FieldValueNotSupported",
+                f"Unsupported value: {_q(ref.get('kind') or '')}: supported values: {supported}",
+            )
+        )
+    if not ref.get("name"):
+        causes.append(_required("roleRef.name"))
+    for i, subject in enumerate(obj.get("subjects") or ()):
+        if not isinstance(subject, dict):
+            continue
+        kind = subject.get("kind")
+        if kind not in ("User", "Group", "ServiceAccount"):
+            causes.append(
+                (
+                    f"subjects[{i}].kind",
+                    "FieldValueNotSupported",
+                    f"Unsupported value: {_q(kind or '')}: supported values: "
+                    '"ServiceAccount", "User", "Group"',
+                )
+            )
+        if not subject.get("name"):
+            causes.append(_required(f"subjects[{i}].name"))
+        if (
+            kind == "ServiceAccount"
+            and rt.resource == "clusterrolebindings"
+            and not subject.get("namespace")
+        ):
+            causes.append(_required(f"subjects[{i}].namespace"))
+    if old is not None and old.get("roleRef") != ref:
+        causes.append(_invalid("roleRef", ref, "cannot change roleRef"))
+    return causes
+
+
+def validate(rt: ResourceType, obj: Obj, old: Obj | None = None) -> list[Cause]:
+    """Causes for a 422, empty when ``obj`` may be stored (``old``: the object it replaces)."""
+    causes = _meta_causes(rt, obj)
+    causes.extend(_kind_causes(rt, obj, old))
+    return causes
