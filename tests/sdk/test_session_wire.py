@@ -341,4 +341,84 @@ def test_scope_is_required_and_typed(base: Any) -> None:
     with pytest.raises(TypeError, match="Scope"):
         ci.UserSession(base, user="alice", scope=[ci.Rule(["get"], ["pods"])])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"kubernetes\.client\.ApiClient"):
-        ci.UserSession(object(), user="alice", scope=PODS)  # type: ignore[arg-type]
+        ci.UserSession(object(), user="alice", scope=PODS)
+
+
+def test_a_refused_request_is_refused_every_time(wire: WireServer, base: Any) -> None:
+    session = ci.UserSession(base, user="alice", scope=PODS)
+    core = client.CoreV1Api(session.api_client)
+    for _ in range(3):
+        with pytest.raises(ci.OutOfScopeError):
+            core.list_namespaced_secret("default")
+    core.list_namespaced_pod("default")
+    core.list_namespaced_pod("default")
+    assert [r.path for r in wire.requests] == ["/api/v1/namespaces/default/pods"] * 2
+
+
+def test_concurrent_requests_from_threads_keep_their_identity(wire: WireServer, base: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    alice = ci.UserSession(base, user="alice", groups=["a1", "a2"], scope=PODS)
+    node = ci.NodeSession(base, node="worker-1", scope=PODS)
+
+    def work(i: int) -> None:
+        session = alice if i % 2 else node
+        client.CoreV1Api(session.api_client).list_namespaced_pod(f"ns-{i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(40)))
+    assert len(wire.requests) == 40
+    for request in wire.requests:
+        i = int(request.path.split("/")[4].removeprefix("ns-"))
+        expected = (
+            Identity("alice", groups=("a1", "a2")) if i % 2 else Identity("system:node:worker-1")
+        )
+        assert h.decode(request.text_lines()) == expected
+
+
+def test_tls_failures_surface_as_api_exceptions_without_retrying(tmp_path: Any) -> None:
+    from ._wire import self_signed
+
+    cert, key = self_signed(tmp_path)
+    with WireServer(tls=(cert, key)) as server:
+        base = api_client(server.url)  # does not trust the server's certificate
+        session = ci.UserSession(base, user="alice", scope=PODS)
+        with pytest.raises(client.ApiException) as caught:
+            client.CoreV1Api(session.api_client).list_namespaced_pod("default")
+        assert caught.value.status == 0
+        assert "SSL" in str(caught.value.reason)
+        assert server.requests == []
+        base.close()
+
+
+def test_read_timeout_from_settings_applies_and_is_not_retried(wire: WireServer, base: Any) -> None:
+    import time
+
+    import urllib3
+
+    def slow(request: Request) -> Response:
+        time.sleep(1.0)
+        return Response.json(200, empty_list())
+
+    wire.handler = slow
+    session = ci.UserSession(
+        base, user="alice", scope=PODS, settings=ci.Settings(request_timeout=0.2)
+    )
+    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+        client.CoreV1Api(session.api_client).list_namespaced_pod("default")
+    assert len(wire.requests) == 1
+
+
+def test_streaming_requests_get_no_read_timeout(base: Any) -> None:
+    session = ci.UserSession(
+        base,
+        user="alice",
+        scope=ci.Scope(ci.Rule(["get", "list", "watch"], ["pods", "pods/log"])),
+    )
+    target = session.api_client.rest_client.target
+    host = base.configuration.host
+    follow = target.plan("GET", f"{host}/api/v1/namespaces/d/pods/web/log?follow=True")
+    watching = target.plan("GET", f"{host}/api/v1/namespaces/d/pods?watch=true")
+    listing = target.plan("GET", f"{host}/api/v1/namespaces/d/pods")
+    assert (follow.streaming, watching.streaming, listing.streaming) == (True, True, False)
+    assert target.stream_timeout.read_timeout is None

@@ -87,7 +87,7 @@ def test_keyword_overrides_are_validated_too() -> None:
 def test_settings_are_immutable() -> None:
     settings = Settings()
     with pytest.raises(Exception, match="frozen"):
-        settings.qps = 3  # type: ignore[misc]
+        settings.qps = 3
 
 
 def test_sessions_read_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

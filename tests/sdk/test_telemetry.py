@@ -40,7 +40,7 @@ class Recorder:
 
     def points(self, name: str) -> list[Any]:
         data = self.reader.get_metrics_data()
-        found = []
+        found: list[Any] = []
         for resource_metrics in data.resource_metrics if data else ():
             for scope_metrics in resource_metrics.scope_metrics:
                 for metric in scope_metrics.metrics:
