@@ -16,10 +16,13 @@ post_params, _request_timeout)``. A session's ``ApiClient`` carries an
    attempts are not multiplied), and converts an impersonation 403 into
    ``ImpersonationDenied``.
 
-The body encoding (JSON, patches, forms, multipart) stays the official client's: the layer
-calls the inherited ``request`` with its own headers, and that code talks to a pool wrapper
-that fixes ``retries=False``. The connection pool and the credentials belong to the base
-client and are shared by every session made from it.
+The body encoding (JSON, patches, forms, multipart) stays the official client's: for requests
+with a body the layer calls the inherited ``request`` with its own headers, and that code
+talks to a pool wrapper that fixes ``retries=False``. GET and HEAD carry no body, and the
+official client only forwards them to the pool, so the layer does that itself with prebuilt
+timeouts. Resolving and scope-checking a URL is cached per session (controllers repeat the
+same URLs); a refused request is refused again every time. The connection pool and the
+credentials belong to the base client and are shared by every session made from it.
 """
 
 from __future__ import annotations

@@ -267,7 +267,6 @@ def denial_for_session(
     identity: Identity,
     mode: str,
     info: RequestInfo,
-    cls: type[ImpersonationDenied] = ImpersonationDenied,
 ) -> ImpersonationDenied | None:
     """Like :func:`explain_forbidden`, with what the session knows added to the message.
 
@@ -284,7 +283,7 @@ def denial_for_session(
         return None
     reported = parsed.mode
     if reported == mode or mode not in CONSTRAINED_MODES:
-        return _build(parsed, status, cls)
+        return _build(parsed, status, ImpersonationDenied)
     target = _target_rule(identity, mode)
     action, kind, ns = _action_rule(info, mode)
     if reported == "arbitrary-node" and mode == "associated-node":
@@ -309,7 +308,9 @@ def denial_for_session(
         f"{'Role in namespace ' + repr(ns) if kind == 'Role' else 'ClusterRole'} to "
         f"{parsed.requestor!r} (server said: {status.get('message')})"
     )
-    return _build(parsed, status, cls, message=message, rule_override=(action, kind, ns))
+    return _build(
+        parsed, status, ImpersonationDenied, message=message, rule_override=(action, kind, ns)
+    )
 
 
 def _describe_info(info: RequestInfo) -> str:

@@ -343,10 +343,3 @@ class TokenBucket:
         delay = self.reserve()
         if delay > 0:
             await asyncio.sleep(delay)
-
-
-def limiter_from_settings(settings: Settings) -> TokenBucket | None:
-    """The shared token bucket for ``settings``, or None when rate limiting is off."""
-    if settings.qps <= 0:
-        return None
-    return TokenBucket(settings.qps, settings.burst)
