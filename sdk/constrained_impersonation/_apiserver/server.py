@@ -1,0 +1,239 @@
+"""One embedded API server: storage, authenticators, authorizers, impersonation, audit, HTTPS.
+
+Assembles the pieces in kube-apiserver's order and runs them on the caller's event loop;
+``constrained_impersonation.testing.APIServer`` runs it on a background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .authn import Authenticator, ServiceAccountTokens, StaticTokens
+from .authz import bootstrap_objects, new_authorizer
+from .certs import ServingCerts
+from .config import ServerConfig
+from .context import RequestContext
+from .faults import FaultInjector
+from .filters import (
+    AuditSink,
+    audit_filter,
+    audit_response_started,
+    authentication_filter,
+    authorization_filter,
+    impersonation_filter,
+)
+from .hooks import Extensions, ReviewHandler
+from .impersonation import Impersonator
+from .metrics import Registry
+from .reviews import REVIEW_HANDLERS
+from .status import StatusError
+from .storage import ADDED, open_store
+from .token_api import TokenEndpoints
+
+__all__ = ["Server"]
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class Server:
+    """The server's components and lifecycle (``await start()`` / ``await stop()``)."""
+
+    def __init__(
+        self, config: ServerConfig, *, certs: ServingCerts, static_tokens: StaticTokens
+    ) -> None:
+        self.config = config
+        self.certs = certs
+        self.metrics = Registry()
+        self.audit = AuditSink(config.audit_log_path)
+        self.store = open_store(config.data_dir)
+        self.authorizer = new_authorizer(self.store.list_objects, self.store.revision)
+        self.service_account_tokens = ServiceAccountTokens(certs.sa_private_key(), self.get_object)
+        self.authenticator = Authenticator(static_tokens, self.service_account_tokens)
+        self.impersonator = Impersonator(
+            self.authorizer.authorize,
+            constrained_filter=config.constrained_impersonation,
+            metrics=self.metrics,
+        )
+        self.token_endpoints = TokenEndpoints(
+            self.authenticator, self.service_account_tokens, self.get_object, time.time
+        )
+        self.faults = FaultInjector()
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._controllers: list[asyncio.Task[None]] = []
+
+    # ------------------------------------------------------------------ object access
+
+    def get_object(
+        self, group: str, resource: str, namespace: str, name: str
+    ) -> dict[str, Any] | None:
+        record = self.store.get(group, resource, namespace, name)
+        return record.obj if record is not None else None
+
+    def _ensure(self, group: str, resource: str, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        if self.store.get(group, resource, meta.get("namespace", ""), meta["name"]) is None:
+            with contextlib.suppress(StatusError):  # created concurrently: fine
+                self.store.create(group, resource, obj)
+
+    def _seed(self) -> None:
+        """What a fresh kube cluster has: bootstrap RBAC and the system namespaces."""
+        with self.store.transaction():
+            for group, resource, obj in bootstrap_objects():
+                self._ensure(group, resource, obj)
+            for name in SYSTEM_NAMESPACES:
+                self._ensure(
+                    "",
+                    "namespaces",
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Namespace",
+                        "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+                        "spec": {"finalizers": ["kubernetes"]},
+                        "status": {"phase": "Active"},
+                    },
+                )
+                self._ensure_default_service_account(name)
+
+    def _ensure_default_service_account(self, namespace: str) -> None:
+        self._ensure(
+            "",
+            "serviceaccounts",
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "default", "namespace": namespace},
+            },
+        )
+
+    async def _service_account_controller(self) -> None:
+        """kube's service-account controller: every namespace gets a ``default`` account."""
+        while True:
+            watcher = self.store.watch("", "namespaces", since=self.store.revision())
+            try:
+                while (item := await watcher.next()) is not None:
+                    kind, record = item
+                    meta = record.obj.get("metadata", {})
+                    if kind == ADDED and meta.get("name") and not meta.get("deletionTimestamp"):
+                        self._ensure_default_service_account(meta["name"])
+            finally:
+                watcher.close()
+            # The watch ended (history overflow): catch up on anything missed, watch again.
+            for ns in self.store.list_objects("", "namespaces"):
+                name = ns.get("metadata", {}).get("name")
+                if name and not ns.get("metadata", {}).get("deletionTimestamp"):
+                    self._ensure_default_service_account(name)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def extensions(self) -> Extensions:
+        """Reviews and token endpoints this module answers (the REST layer routes to them)."""
+        ext = Extensions()
+        authorizer = self.authorizer
+
+        def review(fn: Any) -> ReviewHandler:
+            async def handle(
+                request: web.Request, ctx: RequestContext, body: dict[str, Any]
+            ) -> dict[str, Any]:
+                assert ctx.user is not None
+                result: dict[str, Any] = await fn(ctx.user, body, authorizer, ctx.info.namespace)
+                return result
+
+            return handle
+
+        for key, fn in REVIEW_HANDLERS.items():
+            ext.reviews[key] = review(fn)
+
+        async def token_review(
+            request: web.Request, ctx: RequestContext, body: dict[str, Any]
+        ) -> dict[str, Any]:
+            return self.token_endpoints.token_review(body)
+
+        async def token_request(
+            request: web.Request,
+            ctx: RequestContext,
+            namespace: str,
+            name: str,
+            body: dict[str, Any],
+        ) -> dict[str, Any]:
+            return self.token_endpoints.token_request(namespace, name, body)
+
+        ext.reviews[("authentication.k8s.io", "tokenreviews")] = token_review
+        ext.subresources[("", "serviceaccounts", "token")] = token_request
+        return ext
+
+    def _health_routes(self) -> list[web.RouteDef]:
+        async def metrics(request: web.Request) -> web.Response:
+            return web.Response(
+                text=self.metrics.render(), content_type="text/plain", charset="utf-8"
+            )
+
+        async def ok(request: web.Request) -> web.Response:
+            return web.Response(text="ok", content_type="text/plain")
+
+        routes = [web.get("/metrics", metrics)]
+        for path in ("/healthz", "/livez", "/readyz"):
+            routes.append(web.get(path, ok))
+            routes.append(web.get(path + "/{check:.*}", ok))
+        return routes
+
+    def build_app(self) -> web.Application:
+        from . import discovery, openapi
+        from .app import build_app
+
+        filters = [
+            self.faults.middleware(),
+            authentication_filter(self.authenticator, self.audit),
+            audit_filter(self.audit),
+            impersonation_filter(self.impersonator),
+            authorization_filter(self.authorizer.authorize),
+        ]
+        ext = self.extensions()
+        app = build_app(
+            self.store,
+            filters=filters,
+            routes=[*discovery.routes(), *openapi.routes(), *self._health_routes()],
+            reviews=ext.reviews,
+            subresources=ext.subresources,
+        )
+        app.on_response_prepare.append(audit_response_started(self.audit))
+        return app
+
+    async def start(self) -> None:
+        self._seed()
+        app = self.build_app()
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        ssl_context = self.certs.ssl_context(self.config.work_dir / "pki")
+        site = web.TCPSite(
+            runner, self.config.host, self.config.port, ssl_context=ssl_context, reuse_address=True
+        )
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        self.port = server.sockets[0].getsockname()[1]
+        self._controllers.append(asyncio.create_task(self._service_account_controller()))
+
+    async def stop(self) -> None:
+        for task in self._controllers:
+            task.cancel()
+        for task in self._controllers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._controllers.clear()
+        self.store.close_watchers()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.store.close()
+        self.audit.close()

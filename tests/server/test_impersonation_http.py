@@ -1,0 +1,416 @@
+"""Impersonation end to end: real HTTPS, real tokens, real RBAC objects applied through the API.
+
+Every scenario is asserted through what a client sees (status codes, Status messages,
+SelfSubjectReview) and what an operator sees (the audit log, /metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from constrained_impersonation.testing import APIServer
+
+from ._raw import request, whoami
+
+AUTHN = "authentication.k8s.io"
+
+
+def post(server: APIServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    status, data, _ = request(server, "POST", path, token=server.admin_token, body=body)
+    assert status in (200, 201), (status, data)
+    return data  # type: ignore[no-any-return]
+
+
+def cluster_role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": rules,
+    }
+
+
+def bind_user(name: str, role: str, user: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}],
+    }
+
+
+def grant(server: APIServer, user: str, name: str, rules: list[dict[str, Any]]) -> None:
+    post(server, "/apis/rbac.authorization.k8s.io/v1/clusterroles", cluster_role(name, rules))
+    post(
+        server,
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        bind_user(name, name, user),
+    )
+
+
+def delete(server: APIServer, path: str) -> None:
+    status, data, _ = request(server, "DELETE", path, token=server.admin_token)
+    assert status in (200, 202), (status, data)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[APIServer]:
+    with APIServer() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def server_gate_off() -> Iterator[APIServer]:
+    with APIServer(feature_gates="ConstrainedImpersonation=false") as s:
+        yield s
+
+
+DEPUTY_RULES = [
+    {
+        "apiGroups": [AUTHN],
+        "resources": ["users", "groups", "userextras/example.com/scopes"],
+        "verbs": ["impersonate:user-info"],
+    },
+    {
+        "apiGroups": [AUTHN],
+        "resources": ["selfsubjectreviews"],
+        "verbs": ["impersonate-on:user-info:create"],
+    },
+]
+
+
+def test_authenticated_request_without_impersonation_is_the_requestor(server: APIServer) -> None:
+    token = server.add_user("plain", groups=["team"], uid="u-1")
+    status, info = whoami(server, token)
+    assert status == 201
+    assert info == {"username": "plain", "uid": "u-1", "groups": ["team", "system:authenticated"]}
+
+
+def test_bad_token_is_401_with_a_status(server: APIServer) -> None:
+    status, data, _ = request(server, "GET", "/api/v1/namespaces", token="not-a-token")
+    assert status == 401
+    assert data["kind"] == "Status" and data["reason"] == "Unauthorized"
+
+
+def test_groups_and_extras_arrive_exactly_one_per_line(server: APIServer) -> None:
+    deputy = server.add_user("deputy-1")
+    grant(server, "deputy-1", "deputy-1", DEPUTY_RULES)
+    status, info = whoami(
+        server,
+        deputy,
+        [
+            ("Impersonate-User", "bob"),
+            ("Impersonate-Group", "dev"),
+            ("Impersonate-Group", "ops,qa"),
+            ("Impersonate-Extra-example.com%2Fscopes", "view"),
+            ("impersonate-extra-EXAMPLE.com%2fscopes", "edit"),
+        ],
+    )
+    assert status == 201, info
+    assert info == {
+        "username": "bob",
+        "groups": ["dev", "ops,qa", "system:authenticated"],
+        "extra": {"example.com/scopes": ["view", "edit"]},
+    }
+    event = [
+        e
+        for e in server.audit_events()
+        if e["user"].get("username") == "deputy-1" and e["verb"] == "create"
+    ][-1]
+    assert event["impersonatedUser"]["groups"] == ["dev", "ops,qa", "system:authenticated"]
+    assert event["authenticationMetadata"] == {"impersonationConstraint": "impersonate:user-info"}
+    assert event["annotations"]["authorization.k8s.io/decision"] == "allow"
+
+
+def test_header_without_user_is_400(server: APIServer) -> None:
+    token = server.add_user("no-user")
+    status, data = whoami(server, token, [("Impersonate-Group", "")])
+    assert status == 400
+    assert "without impersonating a user" in data["message"]
+    status, info = whoami(server, token, [("Impersonate-User", "")])
+    assert status == 201 and info["username"] == "no-user"
+
+
+def test_missing_action_grant_names_the_requestor_and_the_constrained_verb(
+    server: APIServer,
+) -> None:
+    token = server.add_user("deputy-2")
+    grant(server, "deputy-2", "deputy-2", DEPUTY_RULES[:1])
+    status, data = whoami(server, token, [("Impersonate-User", "bob")])
+    assert status == 403
+    assert data["message"].startswith(
+        'selfsubjectreviews.authentication.k8s.io is forbidden: User "deputy-2" cannot '
+        'impersonate-on:user-info:create resource "selfsubjectreviews" in API group "authentication.k8s.io" at the cluster scope'
+    )
+    assert all(
+        "impersonatedUser" not in e
+        for e in server.audit_events()
+        if e["user"].get("username") == "deputy-2"
+    )
+
+
+def test_system_masters_is_refused_by_constrained_and_granted_by_legacy(server: APIServer) -> None:
+    token = server.add_user("gateway")
+    grant(server, "gateway", "gateway", DEPUTY_RULES)
+    status, data = whoami(
+        server, token, [("Impersonate-User", "bob"), ("Impersonate-Group", "system:masters")]
+    )
+    assert status == 403
+    assert data["message"].endswith("impersonating the system:masters group is not allowed")
+    grant(
+        server,
+        "gateway",
+        "gateway-legacy",
+        [{"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]}],
+    )
+    status, info = whoami(
+        server, token, [("Impersonate-User", "bob"), ("Impersonate-Group", "system:masters")]
+    )
+    assert status == 201 and info["groups"] == ["system:masters", "system:authenticated"]
+    event = server.audit_events()[-1]
+    assert event["impersonatedUser"]["username"] == "bob"
+    assert "authenticationMetadata" not in event  # legacy success carries no constraint
+
+
+def _node_agent_world(server: APIServer) -> str:
+    """Nodes, pods, the agent's SA and RBAC (SPEC story 1), and a pod-bound token for node-a."""
+    for node in ("node-a", "node-b"):
+        post(
+            server,
+            "/api/v1/nodes",
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}},
+        )
+    post(
+        server,
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "node-agents"}},
+    )
+    post(
+        server,
+        "/api/v1/namespaces/node-agents/serviceaccounts",
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "node-agent"}},
+    )
+    for name, node in (("web-a", "node-a"), ("web-b", "node-b")):
+        post(
+            server,
+            "/api/v1/namespaces/default/pods",
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx"}]},
+            },
+        )
+    agent_pod = post(
+        server,
+        "/api/v1/namespaces/node-agents/pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "agent-a"},
+            "spec": {
+                "nodeName": "node-a",
+                "serviceAccountName": "node-agent",
+                "containers": [{"name": "agent", "image": "agent"}],
+            },
+        },
+    )
+    post(
+        server,
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        cluster_role(
+            "node-agent",
+            [
+                {
+                    "apiGroups": [AUTHN],
+                    "resources": ["nodes"],
+                    "verbs": ["impersonate:associated-node"],
+                },
+                {
+                    "apiGroups": [""],
+                    "resources": ["pods"],
+                    "verbs": [
+                        "impersonate-on:associated-node:list",
+                        "impersonate-on:associated-node:watch",
+                    ],
+                },
+            ],
+        ),
+    )
+    post(
+        server,
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "node-agent"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "node-agent",
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": "node-agent", "namespace": "node-agents"}
+            ],
+        },
+    )
+    review = post(
+        server,
+        "/api/v1/namespaces/node-agents/serviceaccounts/node-agent/token",
+        {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "boundObjectRef": {
+                    "kind": "Pod",
+                    "apiVersion": "v1",
+                    "name": "agent-a",
+                    "uid": agent_pod["metadata"]["uid"],
+                }
+            },
+        },
+    )
+    return str(review["status"]["token"])
+
+
+def test_associated_node_agent_sees_only_its_node(server: APIServer) -> None:
+    token = _node_agent_world(server)
+    status, info = whoami(server, token)
+    assert info["extra"]["authentication.kubernetes.io/node-name"] == ["node-a"]
+    as_node = [("Impersonate-User", "system:node:node-a")]
+    status, data, _ = request(
+        server,
+        "GET",
+        "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a",
+        token=token,
+        headers=as_node,
+    )
+    assert status == 200, data
+    assert {p["metadata"]["name"] for p in data["items"]} == {"web-a", "agent-a"}
+    event = server.audit_events()[-1]
+    assert event["authenticationMetadata"] == {
+        "impersonationConstraint": "impersonate:associated-node"
+    }
+    assert event["impersonatedUser"] == {
+        "username": "system:node:node-a",
+        "groups": ["system:nodes", "system:authenticated"],
+    }
+    # Without the selector the Node authorizer refuses the impersonated node.
+    status, data, _ = request(server, "GET", "/api/v1/pods", token=token, headers=as_node)
+    assert status == 403
+    assert 'User "system:node:node-a" cannot list resource "pods"' in data["message"]
+    # Another node is not associated: arbitrary-node is tried and denied.
+    status, data, _ = request(
+        server,
+        "GET",
+        "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-b",
+        token=token,
+        headers=[("Impersonate-User", "system:node:node-b")],
+    )
+    assert status == 403
+    assert "impersonate-on:arbitrary-node:list" in data["message"]
+    # Deleting a pod is not granted as an action.
+    status, data, _ = request(
+        server, "DELETE", "/api/v1/namespaces/default/pods/web-a", token=token, headers=as_node
+    )
+    assert status == 403 and "impersonate-on:associated-node:delete" in data["message"]
+
+
+def test_token_stops_working_when_its_pod_is_deleted(server: APIServer) -> None:
+    post(
+        server,
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bound"}},
+    )
+    post(
+        server,
+        "/api/v1/namespaces/bound/serviceaccounts",
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}},
+    )
+    post(
+        server,
+        "/api/v1/namespaces/bound/pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p"},
+            "spec": {"serviceAccountName": "sa", "containers": [{"name": "c", "image": "x"}]},
+        },
+    )
+    token = post(
+        server,
+        "/api/v1/namespaces/bound/serviceaccounts/sa/token",
+        {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p"}},
+        },
+    )["status"]["token"]
+    assert whoami(server, token)[0] == 201
+    delete(server, "/api/v1/namespaces/bound/pods/p")
+    assert whoami(server, token)[0] == 401
+
+
+def test_gate_off_makes_constrained_grants_inert(server_gate_off: APIServer) -> None:
+    server = server_gate_off
+    token = server.add_user("deputy-off")
+    grant(server, "deputy-off", "deputy-off", DEPUTY_RULES)
+    status, data = whoami(server, token, [("Impersonate-User", "bob")])
+    assert status == 403
+    assert (
+        'users "bob" is forbidden: User "deputy-off" cannot impersonate resource "users" in API group ""'
+        in data["message"]
+    )
+    grant(
+        server,
+        "deputy-off",
+        "deputy-off-legacy",
+        [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]}],
+    )
+    status, info = whoami(server, token, [("Impersonate-User", "bob")])
+    assert status == 201 and info["username"] == "bob"
+    assert "authenticationMetadata" not in server.audit_events()[-1]
+
+
+def test_metrics_count_impersonation_attempts(server: APIServer) -> None:
+    status, text, _ = request(server, "GET", "/metrics", token=server.admin_token)
+    assert status == 200
+    assert 'apiserver_impersonation_attempts_total{mode="user-info",decision="allowed"}' in text
+
+
+def test_kubernetes_client_self_subject_access_review_as_impersonated_user(
+    server: APIServer,
+) -> None:
+    token = server.add_user("deputy-3")
+    grant(
+        server,
+        "deputy-3",
+        "deputy-3",
+        [
+            {"apiGroups": [AUTHN], "resources": ["users"], "verbs": ["impersonate:user-info"]},
+            {
+                "apiGroups": ["authorization.k8s.io"],
+                "resources": ["selfsubjectaccessreviews"],
+                "verbs": ["impersonate-on:user-info:create"],
+            },
+        ],
+    )
+    api = server.api_client(token)
+    api.set_default_header("Impersonate-User", "carol")
+    review = client.AuthorizationV1Api(api).create_self_subject_access_review(
+        client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    verb="list", resource="pods", namespace="default"
+                )
+            )
+        )
+    )
+    assert review.status.allowed is False
+    event = server.audit_events()[-1]
+    assert event["impersonatedUser"]["username"] == "carol"
