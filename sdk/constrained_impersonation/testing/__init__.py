@@ -13,6 +13,7 @@ legacy and constrained impersonation, RBAC and the Node authorizer, audit, and l
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 import tempfile
@@ -247,7 +248,7 @@ class APIServer:
                     "name": "cimp",
                     "cluster": {
                         "server": self.url,
-                        "certificate-authority": self.ca_file,
+                        "certificate-authority-data": base64.b64encode(self._certs.ca_pem).decode(),
                     },
                 }
             ],
