@@ -166,7 +166,7 @@ def parse_list_options(rt: ResourceType, query: Mapping[str, str], *, watch: boo
                 f'Unsupported value: "{match}": supported values: "Exact", "NotOlderThan"',
             )
         )
-    if match and not rv:
+    if match and not rv and not (watch and initial is not None):
         causes.append(
             (
                 "resourceVersionMatch",
