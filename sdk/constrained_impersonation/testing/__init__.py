@@ -276,6 +276,16 @@ class APIServer:
         """Inject 429/5xx answers: ``server.faults.fail_next(3, 429, retry_after=1)``."""
         return self._running.faults
 
+    def compact(self) -> int:
+        """Compact the event history now (as etcd does); older watches and lists get 410."""
+        server, loop = self._running, self._loop
+        assert loop is not None
+
+        async def run() -> int:
+            return server.store.compact()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=10)
+
     def clear_impersonation_caches(self) -> None:
         """Forget cached constrained-impersonation successes and the per-requestor mode memory."""
         self._running.impersonator.clear_caches()

@@ -231,6 +231,16 @@ class MemoryStore:
             self._pending = []
             self._rv = self._committed
 
+    def compact(self) -> int:
+        """Forget the whole event history now, as an etcd compaction does; returns the
+        compacted resourceVersion. Watches and continue tokens from before it get 410 Gone."""
+        with self._lock:
+            if self._history:
+                self._compacted = max(self._compacted, self._history[-1].rv)
+                self._history.clear()
+                self._prune(self._compacted)
+            return self._compacted
+
     def _compact(self) -> None:
         slack = max(1, self._window // 8)
         if len(self._history) < self._window + slack:

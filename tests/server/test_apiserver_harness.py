@@ -1,0 +1,195 @@
+"""The testing harness as users drive it: APIServer lifecycle, restart, faults, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+from constrained_impersonation.testing import APIServer, FaultProxy
+
+from ._raw import request
+
+
+def _ns(name: str) -> client.V1Namespace:
+    return client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
+
+
+def test_restart_with_data_dir_keeps_objects_tokens_and_resource_versions(tmp_path: Path) -> None:
+    server = APIServer(data_dir=tmp_path)
+    with server:
+        token = server.add_user("keeper", groups=["system:masters"])
+        core = client.CoreV1Api(server.api_client(token))
+        created = core.create_namespace(_ns("kept"))
+        rv_before = int(created.metadata.resource_version)
+        port = server.port
+        server.restart()
+        assert server.port == port
+        core = client.CoreV1Api(server.api_client(token))  # same token still authenticates
+        assert core.read_namespace("kept").metadata.uid == created.metadata.uid
+        again = core.create_namespace(_ns("after-restart"))
+        assert int(again.metadata.resource_version) > rv_before
+
+
+def test_restart_without_data_dir_starts_empty_but_keeps_users() -> None:
+    with APIServer() as server:
+        token = server.add_user("u", groups=["system:masters"])
+        client.CoreV1Api(server.api_client(token)).create_namespace(_ns("gone"))
+        server.restart()
+        names = {
+            n.metadata.name
+            for n in client.CoreV1Api(server.api_client(token)).list_namespace().items
+        }
+        assert "gone" not in names and "default" in names
+
+
+def test_compaction_makes_old_watches_expire() -> None:
+    with APIServer() as server:
+        core = client.CoreV1Api(server.api_client())
+        rv = core.list_namespace().metadata.resource_version
+        core.create_namespace(_ns("n1"))
+        server.compact()
+        status, data, _ = request(
+            server,
+            "GET",
+            f"/api/v1/namespaces?watch=1&resourceVersion={rv}&timeoutSeconds=2",
+            token=server.admin_token,
+        )
+        # kube answers an expired watch with 200 and an ERROR event carrying a 410 Status.
+        if status == 200:
+            assert (
+                isinstance(data, dict) and data["type"] == "ERROR" and data["object"]["code"] == 410
+            )
+        else:
+            assert status == 410
+
+
+def test_injected_429_carries_retry_after_and_a_status() -> None:
+    with APIServer() as server:
+        server.faults.fail_next(1, 429, retry_after=2)
+        status, data, headers = request(
+            server, "GET", "/api/v1/namespaces", token=server.admin_token
+        )
+        assert status == 429 and headers["Retry-After"] == "2"
+        assert data["reason"] == "TooManyRequests" and data["details"]["retryAfterSeconds"] == 2
+        status, _, _ = request(server, "GET", "/api/v1/namespaces", token=server.admin_token)
+        assert status == 200
+
+
+def test_fault_proxy_drops_a_watch_and_clients_see_it() -> None:
+    with APIServer() as server, FaultProxy("127.0.0.1", server.port) as proxy:
+        api = server.api_client()
+        api.configuration.host = proxy.url
+        core = client.CoreV1Api(client.ApiClient(api.configuration))
+        assert core.list_namespace().items
+        w = watch.Watch()
+        stream = w.stream(core.list_namespace, timeout_seconds=30)
+        next(stream)  # the watch is open through the proxy
+        assert proxy.drop_connections() >= 2
+        with pytest.raises(Exception):  # noqa: B017 - urllib3 surfaces the reset in several ways
+            for _ in stream:
+                pass
+        w.stop()
+        assert core.list_namespace().items  # new connections work again
+
+
+def test_kubeconfig_drives_the_official_client(tmp_path: Path) -> None:
+    with APIServer() as server:
+        token = server.add_user("viewer", groups=["viewers"])
+        path = server.kubeconfig(token)
+        api = config.new_client_from_config(config_file=path)
+        with pytest.raises(ApiException) as err:
+            client.CoreV1Api(api).list_namespace()
+        assert err.value.status == 403
+        assert (
+            'User "viewer" cannot list resource "namespaces"'
+            in json.loads(err.value.body)["message"]
+        )
+
+
+def test_anonymous_requests_see_only_public_info() -> None:
+    with APIServer() as server:
+        assert request(server, "GET", "/version")[0] == 200
+        status, data, _ = request(server, "GET", "/api/v1/namespaces")
+        assert status == 403 and 'User "system:anonymous"' in data["message"]
+
+
+def test_unknown_feature_gate_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unrecognized feature gate: Bogus"):
+        APIServer(feature_gates="Bogus=true")
+
+
+def test_cli_serves_until_sigterm_and_writes_a_working_kubeconfig(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kc"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "constrained_impersonation.cli",
+            "apiserver",
+            "--listen",
+            "127.0.0.1:0",
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--feature-gates",
+            "ConstrainedImpersonation=false",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("serving on https://127.0.0.1:"), line
+        api = config.new_client_from_config(config_file=str(kubeconfig))
+        assert client.CoreV1Api(api).read_namespace("default").metadata.name == "default"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_cli_bad_arguments_are_one_line_errors() -> None:
+    env = dict(os.environ)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "constrained_impersonation.cli",
+            "apiserver",
+            "--listen",
+            "nonsense",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "HOST:PORT" in out.stderr
+    start = time.monotonic()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "constrained_impersonation.cli",
+            "apiserver",
+            "--token-auth-file",
+            "/nonexistent.csv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "no such file" in out.stderr and "Traceback" not in out.stderr
+    assert time.monotonic() - start < 60
