@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .authn import Authenticator, ServiceAccountTokens, StaticTokens
 from .authz import bootstrap_objects, new_authorizer
@@ -37,7 +39,24 @@ from .token_api import TokenEndpoints
 
 __all__ = ["Server"]
 
+MAX_HEADER_BYTES = 1 << 20
+MAX_HEADER_LINES = 32768
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class _OneLineProtocolErrors(logging.Filter):
+    """Malformed HTTP from a client is the client's problem: log one line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], HttpProcessingError):
+            record.msg = f"rejected malformed request: {record.exc_info[1]}".replace("\n", " ")
+            record.args = ()
+            record.exc_info = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("aiohttp.server").addFilter(_OneLineProtocolErrors())
 
 
 class Server:
@@ -207,7 +226,16 @@ class Server:
     async def start(self) -> None:
         self._seed()
         app = self.build_app()
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=1.0,
+            # kube-apiserver (Go's net/http) accepts up to 1 MiB of headers in total.
+            max_line_size=MAX_HEADER_BYTES,
+            max_field_size=MAX_HEADER_BYTES,
+            max_headers=MAX_HEADER_LINES,
+        )
         await runner.setup()
         ssl_context = self.certs.ssl_context(self.config.work_dir / "pki")
         site = web.TCPSite(
