@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ImpersonationError
-from . import apiserver
+from . import apiserver, audit, check, explain, migrate, rbac, scan
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = (apiserver,)
+_SUBCOMMANDS = (apiserver, audit, check, explain, migrate, rbac, scan)
 
 
 def build_parser() -> argparse.ArgumentParser:
