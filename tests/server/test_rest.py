@@ -780,3 +780,31 @@ def test_kubevirt_console_websocket(server: Server) -> None:
     code, _, body = server.http("GET", console.format("missing"))
     assert code == 404
     assert body["message"] == 'virtualmachineinstances.kubevirt.io "missing" not found'
+
+
+def test_chunked_body_over_the_limit_is_413(server: Server) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"metadata": {"name": "big"}, "data": {"a": "'
+        for _ in range(4):
+            yield b"x" * (1024 * 1024)
+        yield b'"}}'
+
+    conn = http.client.HTTPConnection(urlsplit(server.url).netloc, timeout=10)
+    conn.request(
+        "POST",
+        "/api/v1/namespaces/ns1/configmaps",
+        body=chunks(),
+        headers={"Content-Type": "application/json"},
+        encode_chunked=True,
+    )
+    resp = conn.getresponse()
+    body = json.loads(resp.read())
+    conn.close()
+    assert resp.status == 413 and body["reason"] == "RequestEntityTooLarge"
+
+
+def test_namespaced_review_needs_a_namespace(server: Server) -> None:
+    code, _, _ = server.http(
+        "POST", "/apis/authorization.k8s.io/v1/localsubjectaccessreviews", {"spec": {}}
+    )
+    assert code == 405

@@ -112,7 +112,7 @@ class RestHandler:
         if target.subresource:
             return await self._subresource(request, ctx, target, method)
         if not rt.stored:
-            if method == "POST" and not target.name:
+            if method == "POST" and not target.name and (target.scoped or not rt.namespaced):
                 return await self.writes.review(request, ctx, target)
             raise page_not_found() if not rt.verbs else method_not_allowed()
         if method in ("GET", "HEAD"):

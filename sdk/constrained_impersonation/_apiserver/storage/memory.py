@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import copy
+import logging
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -31,6 +32,8 @@ from .base import (
 from .watcher import Watcher, WatchItem
 
 __all__ = ["DEFAULT_HISTORY", "DEFAULT_WATCH_QUEUE", "MemoryStore"]
+
+log = logging.getLogger("constrained_impersonation.apiserver.storage")
 
 DEFAULT_HISTORY = 10_000
 DEFAULT_WATCH_QUEUE = 1_024
@@ -220,7 +223,11 @@ class MemoryStore:
         for event in pending:
             self._res_rev[(event.group, event.resource)] = event.rv
             for watcher in list(self._watchers.get((event.group, event.resource), ())):
-                watcher.offer(event, running)
+                try:
+                    watcher.offer(event, running)
+                except Exception:  # a broken filter must not fail the write or other watchers
+                    log.exception("closing a watch whose filter failed")
+                    watcher.close()
 
     def _abort(self) -> None:
         try:
