@@ -808,3 +808,24 @@ def test_namespaced_review_needs_a_namespace(server: Server) -> None:
         "POST", "/apis/authorization.k8s.io/v1/localsubjectaccessreviews", {"spec": {}}
     )
     assert code == 405
+
+
+def test_orphan_and_foreground_propagation(server: Server) -> None:
+    api = server.core
+    for policy, child_survives in (("Orphan", True), ("Foreground", False)):
+        owner = api.create_namespaced_config_map("ns1", {"metadata": {"name": "owner"}})
+        ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid}
+        api.create_namespaced_config_map(
+            "ns1", {"metadata": {"name": "child", "ownerReferences": [ref]}}
+        )
+        code, _, _ = server.http(
+            "DELETE",
+            "/api/v1/namespaces/ns1/configmaps/owner",
+            {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy},
+        )
+        assert code == 200
+        child = server.store.get("", "configmaps", "ns1", "child")
+        assert (child is not None) == child_survives, policy
+        if child is not None:
+            assert "ownerReferences" not in child.obj["metadata"]
+            api.delete_namespaced_config_map("child", "ns1")

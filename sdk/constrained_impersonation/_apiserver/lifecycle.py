@@ -92,12 +92,15 @@ class Lifecycle:
             return self.store.update(rt.group, rt.resource, marked), False
         if dry_run:
             return record, True
+        uid_of = str(meta.get("uid") or "")
         with self.store.transaction():
             if propagation == ORPHAN:
-                self._orphan(str(meta.get("uid") or ""))
+                self._orphan(uid_of)
+            elif propagation == FOREGROUND:
+                self._collect(uid_of)  # dependents go first, as with foregroundDeletion
             gone = self.store.delete(rt.group, rt.resource, namespace, name)
-            if propagation != ORPHAN:
-                self._collect(str(meta.get("uid") or ""))
+            if propagation == BACKGROUND:
+                self._collect(uid_of)
             if namespace:
                 self.sweep_namespace(namespace)
         return gone, True

@@ -467,9 +467,7 @@ class Writes:
         rv: str | None = None
         data = await read_body(request)
         if data.strip():
-            body = decode_json(data)
-            if not isinstance(body, dict):
-                raise not_an_object(body)
+            body = decode_object(data, request.headers.get("Content-Type"))
             kind = body.get("kind")
             if kind not in (None, "", "DeleteOptions"):
                 raise bad_request(f"expected DeleteOptions, got {kind}")
