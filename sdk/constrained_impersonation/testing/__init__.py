@@ -289,7 +289,9 @@ class APIServer:
 
     def apply(self, *manifests: Mapping[str, Any] | str | Path) -> list[dict[str, Any]]:
         """Create each object, or replace it if it exists (like ``kubectl apply``, minus the
-        three-way merge). Accepts dicts, YAML text (multi-document) or YAML file paths.
+        three-way merge). Accepts dicts, YAML text (multi-document), and ``Path`` objects of
+        YAML files or of directories (their ``*.yaml``/``*.yml`` files, sorted, except
+        ``kustomization.yaml``).
         Returns the stored objects; raises ``ValueError`` with the server's message on failure.
         """
         from .._apiserver.resources import by_kind
@@ -299,8 +301,25 @@ class APIServer:
             if isinstance(manifest, Mapping):
                 docs.append(manifest)
                 continue
-            text = Path(manifest).read_text() if isinstance(manifest, Path) else str(manifest)
-            docs.extend(d for d in yaml.safe_load_all(text) if d)
+            if isinstance(manifest, Path):
+                files = (
+                    sorted(
+                        f
+                        for f in manifest.iterdir()
+                        if f.suffix in (".yaml", ".yml") and not f.stem.startswith("kustomization")
+                    )
+                    if manifest.is_dir()
+                    else [manifest]
+                )
+                texts = [f.read_text() for f in files]
+            else:
+                texts = [manifest]
+            for text in texts:
+                docs.extend(d for d in yaml.safe_load_all(text) if d)
+        # Namespaces first, then identities and RBAC, then everything else (as helm orders).
+        order = {"Namespace": 0, "ServiceAccount": 1, "ClusterRole": 1, "Role": 1}
+        order |= {"ClusterRoleBinding": 2, "RoleBinding": 2}
+        docs.sort(key=lambda d: order.get(str(d.get("kind")), 3))
         stored: list[dict[str, Any]] = []
         for doc in docs:
             api_version = str(doc.get("apiVersion", ""))
