@@ -36,24 +36,36 @@ def load_client(kubeconfig: str | None = None, context: str | None = None) -> Ap
     in-cluster service account when neither exists), with TLS verification enforced."""
     import os
 
+    import yaml
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
     configuration = client.Configuration()
+    source = "in-cluster configuration"
     default = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(":")[0])
     try:
         if kubeconfig is None and not os.path.exists(default) and not context:
             config.load_incluster_config(client_configuration=configuration)
         else:
-            path = kubeconfig or default
+            path = source = kubeconfig or default
             if not os.path.exists(path):
                 raise ConfigurationError(f"kubeconfig {path}: no such file")
             config.load_kube_config(
                 config_file=path, context=context, client_configuration=configuration
             )
-    except ConfigException as exc:
+    except ConfigurationError:
+        raise
+    except (
+        ConfigException,
+        yaml.YAMLError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+    ) as exc:
+        # A malformed kubeconfig is the user's input: one line, never the loader's traceback.
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigurationError(f"cannot load cluster credentials: {first}") from None
+        raise ConfigurationError(f"cannot load {source}: {first}") from None
     if not configuration.verify_ssl:
         raise ConfigurationError(
             f"{configuration.host}: the kubeconfig disables TLS verification "
