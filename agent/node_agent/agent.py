@@ -17,7 +17,7 @@ from .endpoints import Endpoints, HealthState
 from .inventory import Inventory
 from .logs import log
 from .metrics import Metrics
-from .output import FileWriter
+from .output import FileWriter, check_writable
 from .sync import PodSync, SyncOptions
 
 __all__ = ["Agent"]
@@ -30,7 +30,7 @@ class Agent:
     ``listen`` is the bind address of the endpoints (port 0 picks a free one);
     ``metrics_listen`` an optional second address serving only ``/metrics``, ``/healthz`` and
     ``/readyz``, for scraping without exposing the inventory; ``output`` the file to keep
-    current, or None.
+    current, or None (its directory is created; ``ValueError`` if it cannot be written).
     """
 
     def __init__(
@@ -67,7 +67,12 @@ class Agent:
             if metrics_listen is not None
             else None
         )
-        self.writer = FileWriter(self.inventory, output, self.metrics) if output else None
+        self.writer = None
+        if output is not None:
+            problem = check_writable(output)
+            if problem is not None:
+                raise ValueError(f"output {str(output)!r}: {problem}")
+            self.writer = FileWriter(self.inventory, output, self.metrics)
         self._stopped = threading.Event()
 
     def _detail(self) -> str:

@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from .inventory import Inventory
@@ -84,6 +85,7 @@ class FileWriter:
         self.path = path
         self.metrics = metrics
         self._written = -1
+        self._last_error: tuple[str, float] = ("", 0.0)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="cimp-output", daemon=True)
@@ -103,13 +105,21 @@ class FileWriter:
                 write_atomic(self.path, data)
             except OSError as exc:
                 self.metrics.file_errors.inc()
-                log(
-                    logging.ERROR,
-                    "writing the inventory file failed",
-                    path=str(self.path),
-                    error=str(exc),
-                )
+                error, now = str(exc), time.monotonic()
+                previous, logged_at = self._last_error
+                if error != previous or now - logged_at > 60:
+                    # Retried every second; logged when the error changes or once a minute.
+                    self._last_error = (error, now)
+                    log(
+                        logging.ERROR,
+                        "writing the inventory file failed; retrying",
+                        path=str(self.path),
+                        error=error,
+                    )
                 return False
+            if self._last_error[0]:
+                self._last_error = ("", 0.0)
+                log(logging.INFO, "inventory file written again", path=str(self.path))
             self._written = version
             self.metrics.file_writes.inc()
             return True

@@ -3,8 +3,8 @@
 Protocol (the reflector's, reduced to what a node agent needs):
 
 1. ``GET /api/v1/pods?fieldSelector=spec.nodeName=<node>`` (paged), parsed with ``json.loads``
-   from the raw response (``_preload_content=False``): generated models cost about 8x more
-   CPU and memory on this hot path. The result replaces the inventory atomically.
+   from the raw response: generated models cost about 8x more CPU and memory on this hot
+   path. The result replaces the inventory atomically.
 2. ``GET ...&watch=true&resourceVersion=<rv>&allowWatchBookmarks=true`` streamed line by
    line from the urllib3 response; each complete line is one event applied in order, and
    the resume point advances with every event and bookmark.
@@ -15,6 +15,12 @@ Protocol (the reflector's, reduced to what a node agent needs):
 
 Because the inventory is keyed by ``namespace/name`` and a relist swaps the whole map, a Pod
 can be neither duplicated (replayed events overwrite) nor lost (a relist is the truth).
+
+Requests are built by the session's ``ApiClient`` itself (``param_serialize`` + ``call_api``,
+exactly what ``CoreV1Api.list_pod_for_all_namespaces(..., _preload_content=False)`` does), so
+they pass through the session's scope guard, impersonation headers, token refresh and retries.
+``CoreV1Api`` is not imported: with kubernetes 37 importing it loads a pydantic model for
+every core/v1 type, +78 MB RSS and +0.8 s start-up, more than the agent's whole budget.
 """
 
 from __future__ import annotations
@@ -41,6 +47,24 @@ class Gone(Exception):
 
 class WatchError(Exception):
     """The watch stream reported an error other than 410 (a Status in an ERROR event)."""
+
+
+class APIError(Exception):
+    """A non-2xx answer; ``status`` is the HTTP status, the message the server's."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(f"HTTP {status}: {message}")
+
+
+def _message(data: bytes) -> str:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return data[:300].decode(errors="replace")
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("reason") or body)[:500]
+    return str(body)[:300]
 
 
 @dataclass(frozen=True)
@@ -102,9 +126,7 @@ class PodSync:
         *,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        from kubernetes.client import CoreV1Api
-
-        self.api = CoreV1Api(api_client)
+        self.api_client = api_client
         self.node = node
         self.selector = f"spec.nodeName={node}"
         self.inventory = inventory
@@ -198,6 +220,23 @@ class PodSync:
         ceiling = min(self.options.backoff_max, self.options.backoff_base * float(2**exponent))
         return self._jitter() * ceiling
 
+    # ------------------------------------------------------------------ requests
+
+    def _get(self, query: list[tuple[str, str]], timeout: tuple[float, float]) -> Any:
+        """``GET /api/v1/pods?<query>`` through the session; the raw urllib3 response (2xx)."""
+        request = self.api_client.param_serialize(
+            "GET",
+            "/api/v1/pods",
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = self.api_client.call_api(*request, _request_timeout=timeout)
+        if not 200 <= response.status <= 299:
+            data = response.read()
+            raise APIError(int(response.status), _message(data))
+        return response.response
+
     # ------------------------------------------------------------------ list
 
     def _list(self, reason: str) -> None:
@@ -233,13 +272,10 @@ class PodSync:
         started = time.monotonic()
         code = "error"
         try:
-            response = self.api.list_pod_for_all_namespaces(
-                field_selector=self.selector,
-                limit=self.options.page_size,
-                _continue=token,
-                _preload_content=False,
-                _request_timeout=(self.options.connect_timeout, self.options.read_timeout),
-            )
+            query = [("fieldSelector", self.selector), ("limit", str(self.options.page_size))]
+            if token:
+                query.append(("continue", token))
+            response = self._get(query, (self.options.connect_timeout, self.options.read_timeout))
             try:
                 data = response.data
                 code = str(response.status)
@@ -267,18 +303,15 @@ class PodSync:
         started = time.monotonic()
         code = "error"
         try:
-            response = self.api.list_pod_for_all_namespaces(
-                field_selector=self.selector,
-                watch=True,
-                allow_watch_bookmarks=True,
-                resource_version=self.inventory.resource_version,
-                timeout_seconds=timeout,
-                _preload_content=False,
-                _request_timeout=(
-                    self.options.connect_timeout,
-                    timeout + self.options.read_timeout,
-                ),
-            )
+            query = [
+                ("fieldSelector", self.selector),
+                ("watch", "true"),
+                ("allowWatchBookmarks", "true"),
+                ("resourceVersion", self.inventory.resource_version),
+                ("timeoutSeconds", str(timeout)),
+            ]
+            read_timeout = timeout + self.options.read_timeout
+            response = self._get(query, (self.options.connect_timeout, read_timeout))
             code = str(response.status)
         except Exception as exc:
             status = _status_of(exc)

@@ -1,0 +1,276 @@
+"""The agent against the embedded API server, with deploy/daemonset/ applied as written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from node_agent.manifests import raw_request
+from node_agent.sandbox import pod_manifest
+
+from .conftest import (
+    NODE_A,
+    NODE_B,
+    Live,
+    eventually,
+    http_get,
+    in_sync,
+    make_live,
+    served_pods,
+    truth,
+)
+
+
+def test_inventory_is_exactly_the_nodes_pods_and_follows_changes(
+    live: Live, tmp_path: Path
+) -> None:
+    output = tmp_path / "run" / "pods.json"
+    agent = live.start_agent(output=output)
+    expected = truth(live.cluster, NODE_A)
+    assert set(expected) == {
+        "shop/web-a0",
+        "shop/web-a1",
+        "kube-system/cni-a",
+        f"node-agents/{live.agent_pod['metadata']['name']}",
+    }
+    assert served_pods(agent.url) == expected, "exactly node-a's pods, nothing from node-b"
+    document = json.loads(http_get(agent.url + "/pods")[1])
+    assert document["node"] == NODE_A and document["resourceVersion"]
+    web = next(p for p in document["pods"] if p["name"] == "web-a0")
+    assert web["phase"] == "Running" and web["podIPs"] == ["10.244.0.10"]
+    assert web["containers"] == ["main"] and web["hostNetwork"] is False
+    cni = next(p for p in document["pods"] if p["name"] == "cni-a")
+    assert cni["hostNetwork"] is True
+
+    live.cluster.create_pod(pod_manifest("new-a", "shop", NODE_A), ip="10.244.0.99")
+    live.cluster.create_pod(pod_manifest("new-b", "shop", NODE_B))
+    live.cluster.delete_pod("shop", "web-a1")
+    eventually(lambda: in_sync(agent.url, live.cluster), what="create/delete reflected")
+    assert "shop/new-b" not in served_pods(agent.url)
+    new = next(p for p in agent.inventory.pods() if p["name"] == "new-a")
+    assert new["podIPs"] == ["10.244.0.99"], "the status update (MODIFIED) was applied"
+
+    # The file follows, atomically replaced, readable by the CNI plugin, not writable by others.
+    def file_matches() -> bool:
+        try:
+            document = json.loads(output.read_text())
+        except (OSError, ValueError):
+            return False
+        return {f"{p['namespace']}/{p['name']}" for p in document["pods"]} == set(expected) - {
+            "shop/web-a1"
+        } | {"shop/new-a"}
+
+    eventually(file_matches, what="the file")
+    assert stat.S_IMODE(output.stat().st_mode) == 0o644
+
+    metrics = http_get(agent.url + "/metrics")[1].decode()
+    assert 'cimp_agent_relists_total{reason="initial"} 1' in metrics
+    assert 'cimp_agent_watch_events_total{type="ADDED"}' in metrics
+    assert 'cimp_agent_watch_events_total{type="DELETED"}' in metrics
+    assert 'cimp_agent_api_request_duration_seconds_count{verb="list",code="200"} 1' in metrics
+    assert f"cimp_agent_pods {len(served_pods(agent.url))}" in metrics
+
+
+def test_dropped_connections_lose_and_duplicate_nothing(live: Live) -> None:
+    proxy = live.proxy()
+    agent = live.start_agent(host=proxy.url)
+    for round_ in range(3):
+        # Drop the watch, keep refusing while the cluster changes, then let it back in.
+        proxy.cut(refuse=True)
+        live.cluster.create_pod(pod_manifest(f"while-down-{round_}", "shop", NODE_A))
+        live.cluster.delete_pod(
+            *(("shop", f"web-a{round_}") if round_ < 2 else ("kube-system", "cni-a"))
+        )
+        live.cluster.create_pod(pod_manifest(f"elsewhere-{round_}", "shop", NODE_B))
+        proxy.restore()
+        eventually(lambda: in_sync(agent.url, live.cluster), what=f"round {round_}")
+    restarts = agent.metrics.watch_restarts
+    assert restarts.value(reason="error") >= 3
+    assert agent.metrics.relists.value(reason="initial") == 1
+
+
+def test_server_restart_with_the_same_data_dir(tmp_path: Path) -> None:
+    from constrained_impersonation.testing import APIServer
+
+    server = APIServer(data_dir=tmp_path / "data")
+    server.start()
+    env = make_live(server, tmp_path)
+    try:
+        agent = env.start_agent()
+        port = server.port
+        server.stop()
+        assert http_get(agent.url + "/readyz")[0] == 200, "stays ready with the last inventory"
+        server.start()
+        assert server.port == port
+        env.cluster.admin = server.api_client()  # the old client was closed with the server
+        env.cluster.create_pod(pod_manifest("after-restart", "shop", NODE_A))
+        env.cluster.delete_pod("shop", "web-a0")
+        eventually(lambda: in_sync(agent.url, env.cluster), what="recovered after restart")
+        # Again, with changes the agent has to catch up on from its resume point.
+        server.restart()
+        env.cluster.admin = server.api_client()
+        env.cluster.create_pod(pod_manifest("after-restart-2", "shop", NODE_A))
+        eventually(lambda: in_sync(agent.url, env.cluster), what="recovered after 2nd restart")
+        assert agent.metrics.watch_restarts.value(reason="error") >= 2
+        assert agent.metrics.relists.value(reason="initial") == 1
+    finally:
+        env.close()
+        server.close()
+
+
+def test_gone_resource_version_relists(live: Live) -> None:
+    proxy = live.proxy()
+    agent = live.start_agent(host=proxy.url)
+    proxy.cut(refuse=True)
+    live.cluster.delete_pod("shop", "web-a0")
+    live.cluster.create_pod(pod_manifest("during-compaction", "shop", NODE_A))
+    live.server.compact()  # what etcd compaction does: the agent's resume point is now too old
+    proxy.restore()
+    eventually(lambda: in_sync(agent.url, live.cluster), what="relisted after 410")
+    assert agent.metrics.relists.value(reason="gone") >= 1
+    assert agent.metrics.watch_restarts.value(reason="gone") >= 1
+
+
+def test_what_the_agent_cannot_do(live: Live) -> None:
+    from kubernetes.client import CoreV1Api
+
+    from constrained_impersonation import ImpersonationDenied, OutOfScopeError
+
+    session = live.session()
+    status, body = raw_request(session.api_client, "GET", "/api/v1/pods")
+    assert status == 403
+    assert 'User "system:node:node-a" cannot list resource "pods"' in body["message"]
+
+    with pytest.raises(ImpersonationDenied) as denied:
+        CoreV1Api(live.session(NODE_B).api_client).list_pod_for_all_namespaces(
+            field_selector=f"spec.nodeName={NODE_B}", _preload_content=False
+        )
+    assert denied.value.verb.startswith("impersonate")
+
+    with pytest.raises(OutOfScopeError):
+        CoreV1Api(session.api_client).delete_namespaced_pod("web-a0", "shop")
+
+    forced = live.base_client()
+    forced.set_default_header("Impersonate-User", "system:node:node-a")
+    status, body = raw_request(forced, "DELETE", "/api/v1/namespaces/shop/pods/web-a0")
+    assert status == 403 and "impersonate-on:associated-node:delete" in body["message"]
+    # Without impersonation the service account itself may read no pod at all.
+    status, _ = raw_request(live.base_client(), "GET", "/api/v1/namespaces/shop/pods")
+    assert status == 403
+
+    constraints = {
+        (event.get("authenticationMetadata") or {}).get("impersonationConstraint")
+        for event in live.server.audit_events()
+        if (event.get("impersonatedUser") or {}).get("username") == "system:node:node-a"
+    }
+    assert "impersonate:associated-node" in constraints
+
+
+def test_manifests_pass_server_side_dry_run(live: Live) -> None:
+    from node_agent import manifests
+
+    # A fresh namespace name so the dry run is not a 409 against what the fixture applied.
+    for obj in manifests.load():
+        candidate = json.loads(json.dumps(obj))
+        meta = candidate["metadata"]
+        meta["name"] = "dry-" + meta["name"]
+        if candidate["kind"] == "Namespace":
+            continue  # namespaced objects below go into the applied namespace
+        status, body = manifests.create(live.cluster.admin, candidate, dry_run=True)
+        assert status == 201, body
+        path = manifests.collection_path(candidate) + "/" + meta["name"]
+        assert raw_request(live.cluster.admin, "GET", path)[0] == 404, "dry run stored nothing"
+    namespace = manifests.find(manifests.load(), "Namespace")
+    namespace["metadata"]["name"] = "dry-node-agents"
+    assert manifests.create(live.cluster.admin, namespace, dry_run=True)[0] == 201
+
+
+@pytest.mark.kubectl
+def test_kubectl_server_dry_run_of_the_kustomization(live: Live, tmp_path: Path) -> None:
+    import shutil
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not on PATH")
+    from node_agent.manifests import DEFAULT_DIR
+
+    result = subprocess.run(
+        [
+            kubectl,
+            "--kubeconfig",
+            live.server.kubeconfig(),
+            "apply",
+            "--dry-run=server",
+            "-k",
+            str(DEFAULT_DIR),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "daemonset.apps/node-agent" in result.stdout
+
+
+def test_sigterm_flushes_and_exits_0(live: Live, tmp_path: Path) -> None:
+    kubeconfig = live.server.kubeconfig(live.token, path=tmp_path / "agent.kubeconfig")
+    output = tmp_path / "out" / "pods.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CIMP_", "KUBE"))}
+    env.update({"NODE_NAME": NODE_A, "KUBECONFIG": kubeconfig})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "node_agent", "--listen=127.0.0.1:0", f"--output={output}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines: list[dict[str, object]] = []
+        assert process.stderr is not None
+        for raw in process.stderr:
+            lines.append(json.loads(raw))  # every log line is one JSON object
+            if lines[-1].get("msg") == "listed pods":
+                break
+        started = next(line for line in lines if line.get("msg") == "agent started")
+        assert started["node"] == NODE_A
+        eventually(output.exists, what="the file")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=5) == 0
+        rest = [json.loads(raw) for raw in process.stderr]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert any(line.get("msg") == "agent stopped" for line in rest)
+    document = json.loads(output.read_text())
+    assert {f"{p['namespace']}/{p['name']}" for p in document["pods"]} == set(
+        truth(live.cluster, NODE_A)
+    )
+    assert "token" not in output.read_text().lower()
+
+
+def test_demo_runs_and_exits_0() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "node_agent.demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    for fragment in (
+        "HTTP 403 (Node authorizer)",
+        "ImpersonationDenied",
+        "refused locally, nothing sent",
+        "HTTP 403 (impersonation refused)",
+        "impersonate:associated-node",
+        "exit status                    0",
+    ):
+        assert fragment in out, fragment
