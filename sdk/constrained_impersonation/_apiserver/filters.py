@@ -6,6 +6,7 @@ middleware built by a factory taking only what it needs, so each can be tested a
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import json
@@ -58,11 +59,11 @@ def _user_info(identity: Identity) -> dict[str, Any]:
 
 
 class AuditSink:
-    """Keeps audit events in memory and appends them as JSON lines to a file if given."""
+    """Keeps the latest audit events in memory and appends all of them to a file if given."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, keep: int = 100_000) -> None:
         self.path = path
-        self._events: list[dict[str, Any]] = []
+        self._events: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
         self._lock = threading.Lock()
         self._file = None
         if path is not None:
@@ -70,10 +71,10 @@ class AuditSink:
             self._file = path.open("a", encoding="utf-8")
 
     def write(self, event: dict[str, Any]) -> None:
-        line = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
         with self._lock:
-            self._events.append(json.loads(line))
+            self._events.append(event)
             if self._file is not None:
+                line = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
                 self._file.write(line + "\n")
                 self._file.flush()
 
