@@ -829,3 +829,14 @@ def test_orphan_and_foreground_propagation(server: Server) -> None:
         if child is not None:
             assert "ownerReferences" not in child.obj["metadata"]
             api.delete_namespaced_config_map("child", "ns1")
+
+
+def test_protobuf_only_accept_on_writes_is_406(server: Server) -> None:
+    code, _, body = server.http(
+        "POST",
+        "/api/v1/namespaces/ns1/configmaps",
+        {"metadata": {"name": "pb-only"}},
+        {"Accept": "application/vnd.kubernetes.protobuf"},
+    )
+    assert code == 406 and body["reason"] == "NotAcceptable"
+    assert server.store.get("", "configmaps", "ns1", "pb-only") is None

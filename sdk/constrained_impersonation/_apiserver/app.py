@@ -112,7 +112,10 @@ async def request_info_middleware(request: web.Request, handler: Handler) -> web
             raise request_entity_too_large(MAX_BODY)
         return await handler(request)
     except StatusError as err:
-        return status_response(err)
+        response = status_response(err)
+        if err.code == 413:
+            response.force_close()  # do not keep reading an oversized body for keep-alive
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -109,6 +109,12 @@ class RestHandler:
         rt = target.rt
         method = request.method.upper()
         verb = ctx.info.verb
+        if target.subresource and (rt.group, rt.resource, target.subresource) in (
+            self.ext.connectors
+        ):
+            return await self._subresource(request, ctx, target, method)
+        if method not in ("GET", "HEAD"):
+            negotiate(request.headers.get("Accept"))  # 406 before doing anything
         if target.subresource:
             return await self._subresource(request, ctx, target, method)
         if not rt.stored:
