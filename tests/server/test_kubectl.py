@@ -12,7 +12,9 @@ import importlib
 import json
 import os
 import queue
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -405,3 +407,52 @@ def test_create_token(admin: Kubectl, namespace: str) -> None:
     assert token.count(".") == 2
     bound = admin.ok("create", "token", "tok", "-n", namespace, "--audience=api").strip()
     assert bound.count(".") == 2
+
+
+# --- the CLI server -----------------------------------------------------------------------------
+
+
+def test_cimp_apiserver_serves_kubectl(tmp_path: Path) -> None:
+    """The issue's check: kubectl 1.33 against ``cimp apiserver``, the agent's manifests too."""
+    cimp = Path(sys.executable).with_name("cimp")
+    if not cimp.exists():
+        pytest.skip("cimp console script not installed")
+    kubeconfig = tmp_path / "admin.kubeconfig"
+    proc = subprocess.Popen(
+        [
+            str(cimp),
+            "apiserver",
+            "--listen",
+            "127.0.0.1:0",
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()  # the URL, printed once serving
+        assert "https://127.0.0.1:" in ready, ready
+        admin = Kubectl(str(kubeconfig), tmp_path / "home")
+        assert "default" in admin.ok("get", "namespaces")
+        directory = REPO / "deploy" / "daemonset"
+        if (directory / "kustomization.yaml").exists():
+            assert "daemonset.apps/" in admin.ok("apply", "-k", str(directory))
+            assert "daemonset.apps/" in admin.ok("apply", "-k", str(directory), "--dry-run=server")
+        admin.ok("create", "namespace", "cli")
+        admin.ok("create", "sa", "robot", "-n", "cli")
+        assert admin.ok("create", "token", "robot", "-n", "cli").count(".") == 2
+        assert admin.ok("auth", "can-i", "create", "pods").strip() == "yes"
+        assert "kubernetes-admin" in admin.ok("auth", "whoami")
+        assert 'namespace "cli" deleted' in admin.ok("delete", "namespace", "cli")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
