@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from .admission import node_restriction
 from .authn import Authenticator, ServiceAccountTokens, StaticTokens
 from .authz import bootstrap_objects, new_authorizer
 from .certs import ServingCerts
@@ -224,6 +225,7 @@ class Server:
             routes=[*discovery.routes(), *openapi.routes(), *self._health_routes()],
             reviews=ext.reviews,
             subresources=ext.subresources,
+            admission=[node_restriction],
         )
         app.on_response_prepare.append(audit_response_started(self.audit))
         return app
