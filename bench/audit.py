@@ -300,6 +300,9 @@ def main() -> int:
         "--path", type=Path, default=None, help="where to write the log (default a temp file)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated log")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure an existing --path without regenerating"
+    )
     args = parser.parse_args()
     path = args.path or Path(os.environ.get("TMPDIR", "/tmp")) / (
         f"cimp-audit-bench-{int(args.size_mb)}mb-{args.impersonated}"
@@ -307,7 +310,8 @@ def main() -> int:
     )
     try:
         t0 = time.perf_counter()
-        generate(path, args.size_mb, args.impersonated, args.gzip)
+        if not (args.reuse and path.exists()):
+            generate(path, args.size_mb, args.impersonated, args.gzip)
         gen = time.perf_counter() - t0
         size = path.stat().st_size
         seconds, rss, code = measure(path)
@@ -328,7 +332,7 @@ def main() -> int:
             return 1
         return 0 if rate >= TARGET_MB_S and rss < TARGET_RSS_MB else 1
     finally:
-        if not args.keep and path.exists():
+        if not args.keep and not args.reuse and path.exists():
             path.unlink()
 
 

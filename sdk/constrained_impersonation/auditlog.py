@@ -158,34 +158,42 @@ class AuditSummary:
     def legacy(self) -> dict[Impersonation, Stats]:
         return {k: v for k, v in self.impersonations.items() if k.legacy}
 
-    def to_dict(self) -> dict[str, Any]:
-        rows = []
-        for key, stats in sorted(self.impersonations.items()):
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        """One JSON row per distinct impersonation, sorted."""
+        for key in sorted(self.impersonations):
+            stats = self.impersonations[key]
             row = key.to_dict()
             row.update(count=stats.count, firstSeen=stats.first_seen, lastSeen=stats.last_seen)
-            rows.append(row)
-        denials = [
-            {
-                "requestor": d.requestor,
-                "missing": d.missing,
-                "request": d.request,
-                "count": s.count,
-                "firstSeen": s.first_seen,
-                "lastSeen": s.last_seen,
+            yield row
+
+    def iter_denials(self) -> Iterator[dict[str, Any]]:
+        for denial in sorted(self.denials):
+            stats = self.denials[denial]
+            yield {
+                "requestor": denial.requestor,
+                "missing": denial.missing,
+                "request": denial.request,
+                "count": stats.count,
+                "firstSeen": stats.first_seen,
+                "lastSeen": stats.last_seen,
             }
-            for d, s in sorted(self.denials.items())
-        ]
+
+    def to_dict_head(self) -> dict[str, Any]:
+        """The ``summary`` part of :meth:`to_dict`: totals only."""
         return {
-            "summary": {
-                "files": list(self.files),
-                "bytesRead": self.bytes_read,
-                "impersonatedRequests": sum(s.count for s in self.impersonations.values()),
-                "legacyRequests": sum(s.count for s in self.legacy.values()),
-                "deniedAttempts": sum(s.count for s in self.denials.values()),
-                "malformedLines": self.malformed,
-            },
-            "impersonations": rows,
-            "denied": denials,
+            "files": list(self.files),
+            "bytesRead": self.bytes_read,
+            "impersonatedRequests": sum(s.count for s in self.impersonations.values()),
+            "legacyRequests": sum(s.count for s in self.legacy.values()),
+            "deniedAttempts": sum(s.count for s in self.denials.values()),
+            "malformedLines": self.malformed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.to_dict_head(),
+            "impersonations": list(self.iter_rows()),
+            "denied": list(self.iter_denials()),
         }
 
 
@@ -327,6 +335,16 @@ def _raw_key(event: dict[str, Any], impersonated: dict[str, Any]) -> _RawKey:
     )
 
 
+def _shared(value: Any) -> Any:
+    """``value`` with its strings interned: thousands of keys share "team-a", "get", user
+    names... instead of each holding the copies ``json`` made (halves the memory per key)."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, tuple):
+        return tuple(_shared(item) for item in value)
+    return value
+
+
 def _key(raw: _RawKey) -> Impersonation:
     requestor, constraint, target, uid, groups, extra_keys, verb, where, node_extra = raw
     constraint = str(constraint or "")
@@ -438,7 +456,7 @@ def summarize(
                             if samples
                             else {}
                         )
-                        raw_counts[key] = [1, timestamp, timestamp, sample]
+                        raw_counts[_shared(key)] = [1, timestamp, timestamp, sample]
                     else:
                         entry[0] += 1
                         if timestamp < entry[1]:
@@ -463,7 +481,8 @@ def summarize(
         summary.malformed += malformed
         summary.files.append(str(source))
     impersonations = summary.impersonations
-    for raw_key, (count, first_seen, last_seen, sample) in raw_counts.items():
+    while raw_counts:  # popping frees each raw key as its Impersonation is made
+        raw_key, (count, first_seen, last_seen, sample) = raw_counts.popitem()
         found = Stats(count, str(first_seen), str(last_seen), sample)
         impersonation = _key(raw_key)
         stats = impersonations.get(impersonation)

@@ -12,6 +12,7 @@ import yaml
 
 from constrained_impersonation._cli import main
 
+from ._scenario import AGENT, DEPUTY, GATEWAY
 from .conftest import Live
 
 COMMANDS = ("rbac", "check", "explain", "audit", "migrate", "scan")
@@ -112,6 +113,10 @@ def test_audit_command(scenario: tuple, tmp_path: Path, capsys: pytest.CaptureFi
     assert {row["requestor"] for row in data["impersonations"]} == {"gateway"}
     code, out, _ = run(capsys, "audit", str(audit), "-o", "yaml", "--legacy-only")
     assert yaml.safe_load(out)["summary"]["legacyRequests"] == 7
+    code, out, _ = run(capsys, "audit", str(audit), "--by", "requestor")
+    rows = [line.split()[0] for line in out.splitlines()[1:4]]
+    assert sorted(rows) == sorted([GATEWAY.user, DEPUTY.user, AGENT.user])
+    assert "2 identities" not in out and "alice,bob" in out
     assert run(capsys, "audit", str(audit), "--fail-on-legacy")[0] == 1
     empty = tmp_path / "empty.log"
     empty.write_text("")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
-from typing import Any
+from typing import IO, Any
 
 from ..auditlog import AuditSummary, Impersonation, Stats, summarize
 from ..rbac.output import FORMATS, dump, render_table
@@ -41,6 +42,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--legacy-only", action="store_true", help="show only legacy impersonation")
     parser.add_argument(
         "--requestor", metavar="USER", help="show only impersonation by this requestor"
+    )
+    parser.add_argument(
+        "--by",
+        choices=("target", "requestor"),
+        default="target",
+        help="table rows per impersonated identity (default) or per requestor and mode",
     )
     parser.add_argument(
         "--fail-on-legacy",
@@ -81,16 +88,43 @@ def _target_text(key: Impersonation) -> str:
     return text
 
 
-def table(summary: AuditSummary) -> str:
-    """Rows per (requestor, mode, target): the verbs and resources used, and how often."""
-    rows: dict[tuple[str, str, str], tuple[set[str], set[str], list[int]]] = defaultdict(
-        lambda: (set(), set(), [0])
-    )
+def _resources_text(namespaces_by_resource: dict[str, set[str]]) -> str:
+    """``pods``, ``configmaps (team-a,team-b)``, ``deployments.apps (12 namespaces)``."""
+    parts = []
+    for resource in sorted(namespaces_by_resource):
+        namespaces = sorted(namespaces_by_resource[resource] - {""})
+        if not namespaces:
+            parts.append(resource)
+        elif len(namespaces) <= 3:
+            parts.append(f"{resource} ({','.join(namespaces)})")
+        else:
+            parts.append(f"{resource} ({len(namespaces)} namespaces)")
+        if "" in namespaces_by_resource[resource] and namespaces:
+            parts[-1] += " +cluster"
+    return ",".join(parts)
+
+
+def _targets_text(targets: set[str]) -> str:
+    if len(targets) <= 3:
+        return ",".join(sorted(targets))
+    return f"{len(targets)} identities ({','.join(sorted(targets)[:2])},...)"
+
+
+def table(summary: AuditSummary, by: str = "target") -> str:
+    """Rows per (requestor, mode, target), or per (requestor, mode) with ``by="requestor"``:
+    the verbs and resources used, and how often."""
+    Row = tuple[set[str], dict[str, set[str]], list[int]]
+    rows: dict[tuple[str, str, str], Row] = defaultdict(lambda: (set(), defaultdict(set), [0]))
+    targets: dict[tuple[str, str], set[str]] = defaultdict(set)
     for key, stats in summary.impersonations.items():
-        verbs, resources, count = rows[(key.requestor, key.mode, _target_text(key))]
+        target = _target_text(key)
+        if by == "requestor":
+            targets[(key.requestor, key.mode)].add(key.target)
+            target = ""
+        verbs, resources, count = rows[(key.requestor, key.mode, target)]
         verbs.add(key.verb)
         res = key.path or (f"{key.resource}.{key.api_group}" if key.api_group else key.resource)
-        resources.add(res + (f" ({key.namespace})" if key.namespace else ""))
+        resources[res].add(key.namespace)
         count[0] += stats.count
     out = []
     if rows:
@@ -98,7 +132,14 @@ def table(summary: AuditSummary) -> str:
             render_table(
                 ["requestor", "mode", "impersonated", "verbs", "resources", "count"],
                 [
-                    (req, mode, target, ",".join(sorted(v)), ",".join(sorted(r)), c[0])
+                    (
+                        req,
+                        mode,
+                        target or _targets_text(targets[(req, mode)]),
+                        ",".join(sorted(v)),
+                        _resources_text(r),
+                        c[0],
+                    )
                     for (req, mode, target), (v, r, c) in sorted(
                         rows.items(), key=lambda item: (item[0][1] != "legacy", item[0])
                     )
@@ -118,7 +159,7 @@ def table(summary: AuditSummary) -> str:
                 ],
             )
         )
-    data = summary.to_dict()["summary"]
+    data = summary.to_dict_head()
     out.append(
         f"\n{data['impersonatedRequests']} impersonated requests "
         f"({data['legacyRequests']} legacy), {data['deniedAttempts']} denied attempts, "
@@ -129,6 +170,19 @@ def table(summary: AuditSummary) -> str:
     return "".join(out)
 
 
+def write_json(summary: AuditSummary, out: IO[str]) -> None:
+    """The JSON document of ``AuditSummary.to_dict``, written row by row: a log with many
+    distinct impersonations must not need its whole report in memory as one string."""
+    head = summary.to_dict_head()
+    out.write('{\n  "summary": ' + json.dumps(head, indent=2).replace("\n", "\n  "))
+    for name, rows in (("impersonations", summary.iter_rows()), ("denied", summary.iter_denials())):
+        out.write(f',\n  "{name}": [')
+        for index, row in enumerate(rows):
+            out.write(("," if index else "") + "\n    " + json.dumps(row, ensure_ascii=False))
+        out.write("\n  ]")
+    out.write("\n}\n")
+
+
 def _stats_total(items: dict[Any, Stats]) -> int:
     return sum(s.count for s in items.values())
 
@@ -137,7 +191,9 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(args.logs, progress=False if args.no_progress else None)
     shown = _filter(summary, args.legacy_only, args.requestor)
     if args.output == "table":
-        sys.stdout.write(table(shown))
+        sys.stdout.write(table(shown, args.by))
+    elif args.output == "json":
+        write_json(shown, sys.stdout)
     else:
         dump(shown.to_dict(), args.output)
     if args.fail_on_legacy and _stats_total(summary.legacy):
