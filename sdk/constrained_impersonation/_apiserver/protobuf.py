@@ -40,11 +40,11 @@ __all__ = [
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
-# Deepest legitimate nesting in the served types is about 12 (a pod affinity term's label
-# selector requirement); anything far beyond is hostile.
+# The deepest nesting the served types allow is 12 messages (a DaemonSet's pod template down to
+# a label selector requirement); the schemas are not recursive, this is a second guard.
 MAX_DEPTH = 40
 
-_VARINT, _FIXED64, _LEN, _START_GROUP, _END_GROUP, _FIXED32 = 0, 1, 2, 3, 4, 5
+_VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5  # wire types (3 and 4, groups, are refused)
 _VARINT_TYPES = frozenset({"int32", "int64", "bool"})
 _OMITTABLE = _VARINT_TYPES | {"string", "bytes"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
