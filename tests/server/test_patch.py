@@ -318,3 +318,29 @@ def test_server_side_apply_creates_then_merges(api: tuple[k.ApiClient, MemorySto
     )
     assert second.data == {"a": "1", "b": "2"}
     assert store.get("", "configmaps", "ns1", "applied") is not None
+
+
+def test_hostile_patches_stay_cheap() -> None:
+    import time
+
+    bomb = [{"op": "copy", "from": "", "path": "/x"}] + [
+        {"op": "copy", "from": "/x", "path": f"/x{i}"} for i in range(60)
+    ]
+    with pytest.raises(PatchError) as err:
+        apply_json_patch({"a": "y" * 100_000}, bomb)
+    assert "exceeding the limit" in err.value.message
+    many = [{"name": f"c{i}", "image": "i"} for i in range(50_000)]
+    start = time.monotonic()
+    out = strategic_merge_patch(
+        {"spec": {"containers": many}},
+        {
+            "spec": {
+                "containers": [{"name": f"c{i}", "image": "j"} for i in range(0, 50_000, 2)],
+                "$setElementOrder/containers": [{"name": f"c{i}"} for i in reversed(range(50_000))],
+            },
+            "metadata": {"$deleteFromPrimitiveList/finalizers": [str(i) for i in range(50_000)]},
+        },
+    )
+    assert time.monotonic() - start < 5
+    assert out["spec"]["containers"][0] == {"name": "c49999", "image": "i"}
+    assert out["spec"]["containers"][1] == {"name": "c49998", "image": "j"}

@@ -14,10 +14,12 @@ Errors raise :class:`PatchError` carrying the HTTP code kube uses for that failu
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "MAX_COPY_BYTES",
     "MAX_JSON_PATCH_OPERATIONS",
     "MERGE_KEYS",
     "PRIMITIVE_MERGE_LISTS",
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 MAX_JSON_PATCH_OPERATIONS = 10_000
+# What ``copy`` operations may add in total (kube bounds it by its request size limit).
+MAX_COPY_BYTES = 3 * 1024 * 1024
 
 # Lists merged element-wise by a key field (Go struct tag ``patchMergeKey``), by field name.
 # Every list named here has the same merge key wherever it appears in the served kinds.
@@ -184,6 +188,7 @@ def apply_json_patch(doc: Any, operations: Any) -> Any:
             413,
         )
     result = copy.deepcopy(doc)
+    copied = 0
     for raw in operations:
         if not isinstance(raw, dict):
             raise PatchError(
@@ -213,6 +218,12 @@ def apply_json_patch(doc: Any, operations: Any) -> Any:
                     raise PatchError("move operation does not apply: cannot move into a child")
                 result, value = _remove(result, source, str(raw.get("from")), op)
             else:
+                copied += len(json.dumps(value))
+                if copied > MAX_COPY_BYTES:
+                    raise PatchError(
+                        "Unable to complete the copy, the accumulated size increase of copy is "
+                        f"{copied}, exceeding the limit {MAX_COPY_BYTES}"
+                    )
                 value = copy.deepcopy(value)
             result = _add(result, tokens, value, str(path), op)
         elif op == "test":
@@ -259,7 +270,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any]) -> Any:
             if not isinstance(value, list):
                 raise PatchError(f"invalid $deleteFromPrimitiveList value for {field}", 400)
             if isinstance(result.get(field), list):
-                result[field] = [v for v in result[field] if v not in value]
+                result[field] = _without(result[field], value)
     for key, value in patch.items():
         if key.startswith("$"):
             continue
@@ -286,37 +297,64 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any]) -> Any:
     if retain is not None:
         if not isinstance(retain, list):
             raise PatchError("invalid $retainKeys value: must be a list", 400)
-        result = {k: v for k, v in result.items() if k in retain}
+        keep = {k for k in retain if isinstance(k, str)}
+        result = {k: v for k, v in result.items() if k in keep}
     return result
 
 
+def _hashable(value: Any) -> Any:
+    """A dict key standing for a JSON scalar or structure (lists and maps by their JSON)."""
+    if isinstance(value, dict | list):
+        return ("json", json.dumps(value, sort_keys=True))
+    return (type(value).__name__, value)
+
+
+def _without(items: list[Any], unwanted: list[Any]) -> list[Any]:
+    drop = {_hashable(v) for v in unwanted}
+    return [v for v in items if _hashable(v) not in drop]
+
+
 def _merge_list(field: str, original: list[Any], patch: list[Any]) -> list[Any]:
+    """Merge by key in O(n + m): lists are bounded only by the 3 MiB body."""
     key = MERGE_KEYS.get(field)
     if any(isinstance(v, dict) and v.get(_DIRECTIVE) == "replace" for v in patch):
         return [_strip(v) for v in patch if not (isinstance(v, dict) and _DIRECTIVE in v)]
     if key is None:
         if field in PRIMITIVE_MERGE_LISTS:
             merged = list(original)
-            merged.extend(v for v in patch if v not in merged)
+            seen = {_hashable(v) for v in merged}
+            for value in patch:
+                if _hashable(value) not in seen:
+                    seen.add(_hashable(value))
+                    merged.append(value)
             return merged
         return [_strip(v) for v in patch]
-    result = [copy.deepcopy(v) for v in original]
+    result: list[Any] = [copy.deepcopy(v) for v in original]
+    index: dict[Any, int] = {}
+    for i, value in enumerate(result):
+        if isinstance(value, dict) and key in value:
+            index.setdefault(_hashable(value[key]), i)
+    deleted: set[Any] = set()
     for item in patch:
-        if not isinstance(item, dict):
+        if not isinstance(item, dict) or key not in item:
             raise PatchError(f"map: {item!r} does not contain declared merge key: {key}", 400)
-        if key not in item:
-            raise PatchError(f"map: {item!r} does not contain declared merge key: {key}", 400)
-        position = next(
-            (i for i, v in enumerate(result) if isinstance(v, dict) and v.get(key) == item[key]),
-            None,
-        )
+        ident = _hashable(item[key])
         if item.get(_DIRECTIVE) == "delete":
-            result = [v for v in result if not (isinstance(v, dict) and v.get(key) == item[key])]
+            deleted.add(ident)
             continue
+        deleted.discard(ident)
+        position = index.get(ident)
         if position is None:
+            index[ident] = len(result)
             result.append(_strip(item))
         else:
             result[position] = _merge_map(result[position], item)
+    if deleted:
+        result = [
+            v
+            for v in result
+            if not (isinstance(v, dict) and key in v and _hashable(v[key]) in deleted)
+        ]
     return result
 
 
@@ -325,17 +363,13 @@ def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
 
     def ident(value: Any) -> Any:
         if key is not None and isinstance(value, dict):
-            return value.get(key)
-        return value
+            return _hashable(value.get(key))
+        return _hashable(value)
 
-    wanted = [ident(o) for o in order]
-    ranked = sorted(
-        range(len(items)),
-        key=lambda i: (
-            wanted.index(ident(items[i])) if ident(items[i]) in wanted else len(wanted),
-            i,
-        ),
-    )
+    rank: dict[Any, int] = {}
+    for position, wanted in enumerate(order):
+        rank.setdefault(ident(wanted), position)
+    ranked = sorted(range(len(items)), key=lambda i: (rank.get(ident(items[i]), len(rank)), i))
     return [items[i] for i in ranked]
 
 
