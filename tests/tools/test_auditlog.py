@@ -132,3 +132,14 @@ def test_candidate_lines_cross_block_boundaries() -> None:
     for chunk in (7, 16, 64, 1 << 20):
         found = list(iter_candidate_lines(io.BytesIO(data), chunk=chunk))
         assert found == [lines[1], lines[3]] * 50 + [b'{"impersonatedUser":"last, no newline"}']
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(
+    scenario: tuple, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit, _, _ = scenario
+    summarize([audit])
+    assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
+    summarize([audit], progress=True)
+    err = capsys.readouterr().err
+    assert "audit.log:" in err and "MB/s" in err and err.endswith("\r\x1b[K")

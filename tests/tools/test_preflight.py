@@ -47,7 +47,7 @@ def test_deputy_holds_exactly_what_it_needs(live: Live) -> None:
     assert report.ok, report.to_dict()
     assert report.mode == "user-info"
     assert [r.allowed for r in report.results] == [True] * 4
-    assert report.warnings == []
+    assert report.warnings == [] and report.notes == []  # the RBAC objects were read
     report.raise_if_missing()
 
 
@@ -85,7 +85,7 @@ def test_self_review_and_rules_review(live: Live) -> None:
     token = live.sender.tokens.get(DEPUTY) or live.server.add_user(DEPUTY.user, DEPUTY.groups)
     report = preflight(live.server.api_client(token), scope=DEPUTY_SCOPE, identity=ALICE)
     assert report.ok and report.requestor == "you (the caller)"
-    assert report.warnings == []
+    assert report.warnings == [] and report.notes == []  # the rules review was read
 
 
 def test_legacy_holder_is_warned_and_fails(live: Live) -> None:
@@ -120,3 +120,22 @@ def test_a_controller_preflights_its_session_at_start(live: Live) -> None:
         pytest.raises(MissingGrants, match="userextras"),
     ):
         preflight(base, session).raise_if_missing()
+
+
+def test_self_review_finds_over_grants_through_rules_review(live: Live) -> None:
+    from ._scenario import AGENT
+
+    token = live.sender.tokens.get(AGENT) or live.server.add_user(
+        AGENT.user, AGENT.groups, AGENT.uid, {k: list(v) for k, v in AGENT.extra.items()}
+    )
+    report = preflight(
+        live.server.api_client(token),
+        scope=Scope(Rule(["list"], "pods")),
+        identity=Identity("system:node:node-1"),
+    )
+    assert not report.ok
+    assert any(
+        w.startswith("legacy impersonate") and "your rules in namespace default" in w
+        for w in report.warnings
+    )
+    assert report.notes == [report.notes[0]] and "pod-bound" in report.notes[0]

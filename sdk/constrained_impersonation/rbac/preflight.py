@@ -330,20 +330,21 @@ def _scope_allows_somewhere(scope: Scope, verb: str, group: str, resource: str) 
 
 
 def _self_rules(kube: KubeClient, namespaces: Iterable[str]) -> list[tuple[PolicyRule, str]]:
-    rules: list[tuple[PolicyRule, str]] = []
-    for namespace in sorted(set(namespaces)):
+    """The caller's rules from SelfSubjectRulesReview. kube requires a namespace and answers
+    with the cluster-wide rules plus that namespace's, so "" is asked as ``default`` and a
+    rule seen in several namespaces is kept once, with the first namespace it came from."""
+    rules: dict[PolicyRule, str] = {}
+    for namespace in sorted({ns or "default" for ns in namespaces}):
         body = {
             "apiVersion": "authorization.k8s.io/v1",
             "kind": "SelfSubjectRulesReview",
             "spec": {"namespace": namespace},
         }
         status = kube.create(f"{_AUTHZ}/selfsubjectrulesreviews", body).get("status") or {}
-        origin = f"rules in namespace {namespace}" if namespace else "cluster rules"
-        for raw in status.get("resourceRules") or ():
-            rules.append((PolicyRule.from_dict(raw), origin))
-        for raw in status.get("nonResourceRules") or ():
-            rules.append((PolicyRule.from_dict(raw), origin))
-    return rules
+        origin = f"your rules in namespace {namespace}"
+        for raw in (*(status.get("resourceRules") or ()), *(status.get("nonResourceRules") or ())):
+            rules.setdefault(PolicyRule.from_dict(raw), origin)
+    return list(rules.items())
 
 
 def _subject_rules(rbac: RbacSet, requestor: Identity) -> list[tuple[PolicyRule, str]]:
