@@ -223,3 +223,41 @@ def test_async_session_from_kubeconfig(wire: WireServer, tmp_path: Path) -> None
     (request,) = wire.requests
     assert request.header_lines("Impersonate-Group") == [b"dev", b"ops,qa"]
     assert request.header("authorization") == "Bearer kube-token"
+
+
+def test_async_node_session_from_downward_api_rotates_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from ._wire import self_signed
+
+    cert, key = self_signed(tmp_path)
+    sa_dir = tmp_path / "sa"
+    sa_dir.mkdir()
+    (sa_dir / "ca.crt").write_bytes(cert.read_bytes())
+    token = sa_dir / "token"
+    token.write_text("token-1")
+    with WireServer(tls=(cert, key)) as server:
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(server.port))
+        monkeypatch.setenv("CIMP_SERVICEACCOUNT_DIR", str(sa_dir))
+        monkeypatch.setenv("NODE_NAME", "worker-1")
+
+        async def main() -> None:
+            session = aio.NodeSession.from_downward_api(PODS)
+            async with session:
+                core = aclient.CoreV1Api(session.api_client)
+                await core.list_namespaced_pod("default")
+                stat = token.stat()
+                token.write_text("token-2")
+                os.utime(token, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+                await core.list_namespaced_pod("default")
+            assert session.closed
+
+        run(main())
+        assert [r.header("authorization") for r in server.requests] == [
+            "Bearer token-1",
+            "Bearer token-2",
+        ]
+        assert {r.header("Impersonate-User") for r in server.requests} == {"system:node:worker-1"}
