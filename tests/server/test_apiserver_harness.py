@@ -193,3 +193,22 @@ def test_cli_bad_arguments_are_one_line_errors() -> None:
     )
     assert out.returncode == 2 and "no such file" in out.stderr and "Traceback" not in out.stderr
     assert time.monotonic() - start < 60
+
+
+def test_token_request_with_null_fields_uses_defaults() -> None:
+    # kubectl 1.27-1.31 send "expirationSeconds": null and "audiences": null.
+    with APIServer() as server:
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"audiences": None, "expirationSeconds": None, "boundObjectRef": None},
+        }
+        status, data, _ = request(
+            server,
+            "POST",
+            "/api/v1/namespaces/default/serviceaccounts/default/token",
+            token=server.admin_token,
+            body=body,
+        )
+        assert status == 201, data
+        assert data["spec"]["expirationSeconds"] == 3600 and data["status"]["token"]

@@ -49,7 +49,10 @@ class TokenEndpoints:
         sa = self._get("", "serviceaccounts", namespace, name)
         if sa is None:
             raise not_found("serviceaccounts", name)
-        expiration = spec.get("expirationSeconds", 3600)
+        # null means unset (older kubectl sends "expirationSeconds": null).
+        expiration = spec.get("expirationSeconds")
+        if expiration is None:
+            expiration = 3600
         if not isinstance(expiration, int) or isinstance(expiration, bool):
             raise bad_request("spec.expirationSeconds must be an integer")
         causes: list[tuple[str, str, str]] = []
