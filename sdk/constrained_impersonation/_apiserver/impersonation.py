@@ -425,9 +425,7 @@ class _Mode:
 
         # Action check: the request itself, with the verb impersonate-on:<mode>:<verb>.
         authorize(
-            request.with_(
-                user=checked_requestor, verb=f"impersonate-on:{self.mode}:{request.verb}"
-            )
+            request.with_(user=checked_requestor, verb=f"impersonate-on:{self.mode}:{request.verb}")
         )
         identity = self.state.check(checked_requestor, wanted, inner_key, authorize)
         if outer_key is not None:
