@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from .denied import parse_forbidden
 from .identity import NODE_USER_PREFIX, node_name_of, service_account_of
 
 __all__ = [
@@ -295,16 +296,6 @@ def _first_line_ok(stream: IO[bytes] | gzip.GzipFile, source: str) -> bytes:
     return first
 
 
-def _denied_verb(message: str, requestor: str) -> str | None:
-    """The impersonation verb a 403 message says the requestor lacked (cheap shape check)."""
-    marker = f'User "{requestor}" cannot '
-    at = message.find(marker)
-    if at < 0:
-        return None
-    verb = message[at + len(marker) :].split(" ", 1)[0]
-    return verb if verb.startswith("impersonate") else None
-
-
 # The hot loop keys events by a plain tuple (hashing a dataclass runs Python code per lookup);
 # distinct raw keys become Impersonation objects once, at the end.
 _RawKey = tuple[Any, ...]
@@ -379,13 +370,13 @@ def _key(raw: _RawKey) -> Impersonation:
 
 
 def _denial(event: Mapping[str, Any]) -> Denial | None:
+    """A 403 refusing the requestor's impersonation (parsed by shape, as the SDK does)."""
     status = event.get("responseStatus") or {}
     if status.get("code") != 403:
         return None
+    parsed = parse_forbidden(status)
     requestor = str((event.get("user") or {}).get("username") or "")
-    message = str(status.get("message") or "")
-    missing = _denied_verb(message, requestor)
-    if missing is None:
+    if parsed is None or parsed.mode is None or parsed.requestor != requestor:
         return None
     ref = event.get("objectRef")
     verb = str(event.get("verb") or "")
@@ -398,7 +389,7 @@ def _denial(event: Mapping[str, Any]) -> Denial | None:
         request = f"{verb} {res}" + (f" in {ref['namespace']}" if ref.get("namespace") else "")
     else:
         request = f"{verb} {str(event.get('requestURI') or '').split('?', 1)[0]}"
-    return Denial(requestor, missing, request)
+    return Denial(requestor, parsed.verb, request)
 
 
 def summarize(

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from .._apiserver.authz.base import PolicyRule
-from .._apiserver.authz.rbac import RBACAuthorizer, aggregated_rules, rule_allows
-from ..identity import Identity
+from .._apiserver.authz.rbac import RBACAuthorizer, aggregated_rules
 from .kube import KubeClient
 from .output import load_documents
-from .policy import RBAC_API_VERSION, RBAC_GROUP, Check, Subject
+from .policy import RBAC_API_VERSION, RBAC_GROUP, Subject
 
 __all__ = ["Holding", "RbacSet"]
 
@@ -56,12 +55,6 @@ class Holding:
         """A RoleBinding grants only in its namespace; cluster checks need a ClusterRoleBinding."""
         return not self.namespace or self.namespace == namespace
 
-    def allows(self, check: Check, user: Identity) -> bool:
-        if not self.applies_in(check.namespace):
-            return False
-        attrs = check.attributes(user)
-        return any(rule_allows(attrs, rule) for rule in self.rules)
-
 
 class RbacSet:
     """Roles, ClusterRoles and bindings; objects of other kinds are ignored."""
@@ -81,7 +74,6 @@ class RbacSet:
             (_meta(o, "namespace"), _meta(o, "name")): o for o in self.by_plural["roles"]
         }
         self._effective: dict[str, tuple[PolicyRule, ...]] = {}
-        self._authz: RBACAuthorizer | None = None
 
     # ------------------------------------------------------------------ loading
 
@@ -171,12 +163,3 @@ class RbacSet:
             return objects.get(plural, []) if group == RBAC_GROUP else []
 
         return RBACAuthorizer(list_objects, lambda: 0)
-
-    def allows(self, user: Identity, check: Check) -> bool:
-        """Would RBAC allow ``user`` this check? (``system:masters`` is always allowed.)"""
-        if "system:masters" in user.groups:
-            return True
-        if self._authz is None:
-            self._authz = self.authorizer()
-        decision, _ = self._authz.authorize(check.attributes(user))
-        return decision.value == "allow"

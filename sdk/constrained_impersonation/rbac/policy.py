@@ -39,7 +39,6 @@ __all__ = [
     "action_verb",
     "manifests",
     "merge_rules",
-    "mode_for",
     "target_checks",
     "target_verb",
 ]
@@ -377,28 +376,6 @@ class Check:
         if self.namespace:
             text += f" in {self.namespace}"
         return text
-
-
-def mode_for(target: Identity, requestor: Identity | None = None) -> str:
-    """The mode the server would use for ``target`` if the requestor holds its grants (SPEC 3.3).
-
-    Node targets go to associated-node when the requestor is a service account whose token is
-    bound to that node, else arbitrary-node; bare service-account targets to serviceaccount;
-    node or service-account targets with any UID, group or extra can only be legacy.
-    """
-    bare = target.uid is None and not target.groups and not target.extra
-    node = node_name_of(target.user)
-    if node is not None:
-        if not bare:
-            return LEGACY
-        if requestor is not None and service_account_of(requestor.user) is not None:
-            values = requestor.extra.get("authentication.kubernetes.io/node-name", ())
-            if tuple(values) == (node,):
-                return "associated-node"
-        return "arbitrary-node"
-    if service_account_of(target.user) is not None:
-        return "serviceaccount" if bare else LEGACY
-    return "user-info"
 
 
 def target_checks(target: Identity, mode: str) -> list[Check]:
