@@ -32,6 +32,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
 from kubernetes.client import ApiClient
@@ -84,6 +85,7 @@ class Target:
 
     __slots__ = (
         "_plans",
+        "base_path",
         "connect_timeout",
         "identity",
         "limiter",
@@ -110,6 +112,7 @@ class Target:
         telemetry: Telemetry,
         policy: RetryPolicy,
         limiter: TokenBucket | None,
+        host: str = "",
     ) -> None:
         self.identity = identity
         self.mode = mode
@@ -136,6 +139,9 @@ class Target:
         self.stream_timeout = urllib3.Timeout(connect=self.connect_timeout, read=None)
         self.warned = False
         self._plans: dict[tuple[str, str], Plan] = {}
+        # An API server behind a path prefix (https://proxy/k8s/clusters/c1): the server
+        # sees the path without it, so the scope must too.
+        self.base_path = urlsplit(host).path.rstrip("/")
 
     def plan(self, method: str, url: str) -> Plan:
         """Resolve and scope-check a request; raises ``OutOfScopeError`` when not allowed.
@@ -145,7 +151,7 @@ class Target:
         key = (method, url)
         plan = self._plans.get(key)
         if plan is None:
-            info = resolve_url(method, url)
+            info = resolve_url(method, self._server_url(url))
             plan = Plan(info, self.scope.allows_request(info), _is_streaming(info, url))
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.clear()
@@ -154,6 +160,16 @@ class Target:
             self.telemetry.refused(plan.info, mode=self.mode)
             self.scope.check(plan.info)  # raises OutOfScopeError naming request and scope
         return plan
+
+    def _server_url(self, url: str) -> str:
+        prefix = self.base_path
+        if not prefix:
+            return url
+        split = urlsplit(url)
+        path = split.path
+        if path.startswith(prefix + "/"):
+            path = path[len(prefix) :]
+        return path + (f"?{split.query}" if split.query else "")
 
     def sync_headers(self, given: Mapping[str, Any] | None) -> dict[str, Any] | HTTPHeaderDict:
         """Caller headers minus ``Impersonate-*``, plus the session's lines (urllib3)."""

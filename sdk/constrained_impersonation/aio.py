@@ -292,6 +292,7 @@ class AsyncSession:
             telemetry=_telemetry(telemetry, self.settings),
             policy=retry if retry is not None else RetryPolicy.from_settings(self.settings),
             limiter=shared_limiter(api_client, self.settings),
+            host=str(api_client.configuration.host or ""),
         )
         self._rest = AsyncImpersonatingREST(api_client.rest_client, target)
         self._api_client = _SessionApiClient(api_client, self._rest)

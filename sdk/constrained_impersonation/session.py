@@ -35,7 +35,7 @@ from kubernetes.client import ApiClient, Configuration
 
 from . import headers as _headers
 from ._transport import ImpersonatingREST, SessionApiClient, Target, shared_limiter
-from .errors import ConfigurationError, InvalidIdentityError
+from .errors import ConfigurationError, ImpersonationError, InvalidIdentityError
 from .identity import (
     Identity,
     is_dns1123_label,
@@ -204,6 +204,7 @@ class Session:
             telemetry=_telemetry(telemetry, self.settings),
             policy=retry if retry is not None else RetryPolicy.from_settings(self.settings),
             limiter=shared_limiter(api_client, self.settings),
+            host=str(api_client.configuration.host or ""),
         )
         self._rest = ImpersonatingREST(api_client.rest_client, target)
         self._api_client = SessionApiClient(api_client, self._rest)
@@ -216,6 +217,22 @@ class Session:
     @property
     def closed(self) -> bool:
         return bool(self._rest.closed)
+
+    def prepare_request(self, method: str, url: str) -> list[tuple[str, str]]:
+        """Scope-check one request and return the impersonation header lines to send with it.
+
+        For transports ``api_client`` cannot carry (WebSockets through aiohttp or
+        ``kubernetes.stream``): the same check as every ``api_client`` request
+        (``OutOfScopeError`` before anything is sent) and the exact lines, one per group and
+        per extra value, values as text to be sent as UTF-8.
+        """
+        if self.closed:
+            raise ImpersonationError(
+                "this session was closed; create a new session to send more requests"
+            )
+        target = self._rest.target
+        target.plan(method.upper(), url)
+        return list(target.lines_text)
 
     def close(self) -> None:
         """Stop sending; closes the base client only if this session created it."""

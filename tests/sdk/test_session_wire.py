@@ -422,3 +422,14 @@ def test_streaming_requests_get_no_read_timeout(base: Any) -> None:
     listing = target.plan("GET", f"{host}/api/v1/namespaces/d/pods")
     assert (follow.streaming, watching.streaming, listing.streaming) == (True, True, False)
     assert target.stream_timeout.read_timeout is None
+
+
+def test_an_api_server_behind_a_path_prefix_is_scoped_by_its_own_paths(wire: WireServer) -> None:
+    base = api_client(wire.url + "/k8s/clusters/c1")
+    session = ci.UserSession(base, user="alice", scope=PODS)
+    core = client.CoreV1Api(session.api_client)
+    core.list_namespaced_pod("default")
+    with pytest.raises(ci.OutOfScopeError):
+        core.list_namespaced_secret("default")
+    assert [r.path for r in wire.requests] == ["/k8s/clusters/c1/api/v1/namespaces/default/pods"]
+    base.close()
