@@ -96,6 +96,18 @@ def test_legacy_holder_is_warned_and_fails(live: Live) -> None:
         requestor="node-agents/node-agent",
     )
     assert not report.ok and len(report.missing) == 2
+    assert report.to_dict()["missing"] == [
+        {
+            "apiGroups": ["authentication.k8s.io"],
+            "resources": ["nodes"],
+            "verbs": ["impersonate:associated-node"],  # never resourceNames (the name is *)
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["pods"],
+            "verbs": ["impersonate-on:associated-node:list"],
+        },
+    ]
     assert any(w.startswith("legacy impersonate") for w in report.warnings)
     assert any("node-agent-legacy" in w for w in report.warnings)
     assert any("pod-bound" in n for n in report.notes)

@@ -358,11 +358,14 @@ class Check:
         return {"resourceAttributes": {k: v for k, v in attrs.items() if v}}
 
     def grant(self) -> Grant:
-        """The single grant that satisfies this check."""
+        """The single grant that satisfies this check. A check of the literal name ``*``
+        (associated-node, the wildcard shortcuts) is granted without resourceNames, as SPEC 8
+        recommends, rather than with ``resourceNames: ["*"]``."""
         if self.path:
             return Grant(self.verb, path=self.path)
         resource = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
-        return Grant(self.verb, self.group, resource, self.name, self.namespace)
+        name = "" if self.name == "*" else self.name
+        return Grant(self.verb, self.group, resource, name, self.namespace)
 
     def describe(self) -> str:
         """``verb resource[/sub][.group] "name" in ns`` for tables and messages."""
