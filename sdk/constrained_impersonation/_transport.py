@@ -178,7 +178,7 @@ class Target:
             result: dict[str, Any] = {}
             if given:
                 for name, value in given.items():
-                    if name[0] not in "Ii" or self.keep_header(name):
+                    if name[:1] not in "Ii" or self.keep_header(name):
                         result[name] = value
             result.update(single)
             return result
