@@ -185,7 +185,7 @@ class Target:
         multi = HTTPHeaderDict()
         if given:
             for name, value in given.items():
-                if name[0] not in "Ii" or self.keep_header(name):
+                if name[:1] not in "Ii" or self.keep_header(name):
                     multi[name] = value
         for name, value in self.lines_latin1:
             multi.add(name, value)
