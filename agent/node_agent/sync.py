@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from constrained_impersonation.retry import parse_retry_after
+
 from .inventory import Inventory
 from .logs import log
 from .metrics import Metrics
@@ -50,10 +52,15 @@ class WatchError(Exception):
 
 
 class APIError(Exception):
-    """A non-2xx answer; ``status`` is the HTTP status, the message the server's."""
+    """A non-2xx answer; ``status`` is the HTTP status, the message the server's.
 
-    def __init__(self, status: int, message: str) -> None:
+    ``retry_after`` is the server's ``Retry-After`` in seconds (429 from priority and
+    fairness, 503 during a rollout), honoured as the minimum wait before reconnecting.
+    """
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
         self.status = status
+        self.retry_after = retry_after
         super().__init__(f"HTTP {status}: {message}")
 
 
@@ -203,6 +210,10 @@ class PodSync:
                 if not need_list:
                     self.metrics.watch_restarts.inc(reason="error")
                 delay = self._backoff()
+                retry_after = getattr(exc, "retry_after", None)
+                if isinstance(retry_after, int | float):
+                    # The server said when; add jitter so a fleet does not return in step.
+                    delay = max(delay, min(float(retry_after), 60.0) * (1 + 0.2 * self._jitter()))
                 log(
                     logging.WARNING if self.failures < 5 else logging.ERROR,
                     "pod list/watch failed; retrying",
@@ -234,7 +245,8 @@ class PodSync:
         response = self.api_client.call_api(*request, _request_timeout=timeout)
         if not 200 <= response.status <= 299:
             data = response.read()
-            raise APIError(int(response.status), _message(data))
+            after = parse_retry_after(response.response.headers.get("Retry-After"))
+            raise APIError(int(response.status), _message(data), after)
         return response.response
 
     # ------------------------------------------------------------------ list

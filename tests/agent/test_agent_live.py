@@ -138,6 +138,25 @@ def test_gone_resource_version_relists(live: Live) -> None:
     assert agent.metrics.watch_restarts.value(reason="gone") >= 1
 
 
+def test_throttling_and_server_errors_are_survived(live: Live) -> None:
+    proxy = live.proxy()
+    agent = live.start_agent(host=proxy.url)
+    faults = live.server.faults
+    faults.fail_next(3, 429, retry_after=1, verbs={"watch"})  # priority and fairness
+    faults.fail_next(2, 503, retry_after=None, verbs={"list"})  # a rollout
+    proxy.cut()  # the agent re-watches: three 429s, each followed by >= 1 s of waiting
+    live.cluster.create_pod(pod_manifest("during-faults", "shop", NODE_A))
+    live.cluster.delete_pod("shop", "web-a1")
+    live.server.compact()  # so the fourth re-watch gets 410 and the agent must list again
+    # Only the agent lists until it has relisted, so the injected 503s are all its own.
+    eventually(lambda: agent.metrics.relists.value(reason="gone") == 1, what="the relist")
+    assert faults.injected == 5
+    eventually(lambda: in_sync(agent.url, live.cluster), what="recovered from 429/503/410")
+    # >= 1, not == 3: a 429 sent on a pooled connection the cut was closing never arrives.
+    assert agent.metrics.request_errors.value(verb="watch", error="429") >= 1
+    assert agent.metrics.relists.value(reason="gone") == 1
+
+
 def test_what_the_agent_cannot_do(live: Live) -> None:
     from kubernetes.client import CoreV1Api
 
@@ -219,11 +238,25 @@ def test_kubectl_server_dry_run_of_the_kustomization(live: Live, tmp_path: Path)
     assert "daemonset.apps/node-agent" in result.stdout
 
 
-def test_sigterm_flushes_and_exits_0(live: Live, tmp_path: Path) -> None:
-    kubeconfig = live.server.kubeconfig(live.token, path=tmp_path / "agent.kubeconfig")
+def test_in_cluster_agent_serves_then_sigterm_flushes_and_exits_0(
+    live: Live, tmp_path: Path
+) -> None:
+    """The DaemonSet's path: in-cluster credentials from the projected volume, no kubeconfig."""
+    account = tmp_path / "serviceaccount"  # what the projected volume holds
+    account.mkdir()
+    (account / "token").write_text(live.token)
+    (account / "ca.crt").write_text(Path(live.server.ca_file).read_text())
+    (account / "namespace").write_text("node-agents")
     output = tmp_path / "out" / "pods.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CIMP_", "KUBE"))}
-    env.update({"NODE_NAME": NODE_A, "KUBECONFIG": kubeconfig})
+    env.update(
+        {
+            "NODE_NAME": NODE_A,
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            "KUBERNETES_SERVICE_PORT": str(live.server.port),
+            "CIMP_SERVICEACCOUNT_DIR": str(account),
+        }
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "node_agent", "--listen=127.0.0.1:0", f"--output={output}"],
         env=env,
@@ -240,6 +273,10 @@ def test_sigterm_flushes_and_exits_0(live: Live, tmp_path: Path) -> None:
                 break
         started = next(line for line in lines if line.get("msg") == "agent started")
         assert started["node"] == NODE_A
+        identity = next(line for line in lines if line.get("msg") == "impersonating this node")
+        assert identity["user"] == "system:node:node-a" and identity["credentials"] == "in-cluster"
+        url = str(started["listen"])
+        eventually(lambda: in_sync(url, live.cluster), what="the in-cluster agent's /pods")
         eventually(output.exists, what="the file")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
@@ -253,7 +290,8 @@ def test_sigterm_flushes_and_exits_0(live: Live, tmp_path: Path) -> None:
     assert {f"{p['namespace']}/{p['name']}" for p in document["pods"]} == set(
         truth(live.cluster, NODE_A)
     )
-    assert "token" not in output.read_text().lower()
+    text = output.read_text() + json.dumps(lines) + json.dumps(rest)
+    assert live.token not in text, "the token never reaches the file or the logs"
 
 
 def test_demo_runs_and_exits_0() -> None:
