@@ -328,10 +328,10 @@ def test_missing_content_type_is_json_and_yaml_accepted(server: Server) -> None:
     code, _, body = server.http(
         "POST",
         "/api/v1/namespaces/ns1/configmaps",
-        b"a: &x [1]\nb: *x\n",
+        b"metadata: {name: aliased}\ndata: {a: &x v, b: *x}\n",
         {"Content-Type": "application/yaml"},
     )
-    assert code == 400
+    assert code == 201 and body["data"] == {"a": "v", "b": "v"}
     code, _, body = server.http(
         "POST", "/api/v1/namespaces/ns1/configmaps", b"x", {"Content-Type": "text/plain"}
     )
@@ -840,3 +840,40 @@ def test_protobuf_only_accept_on_writes_is_406(server: Server) -> None:
     )
     assert code == 406 and body["reason"] == "NotAcceptable"
     assert server.store.get("", "configmaps", "ns1", "pb-only") is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[" * 200_000,  # libyaml's composer would overflow the C stack
+        b"- " * 500_000,
+        b'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+        + b"".join(
+            b"%c: &%c [*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c]\n" % ((98 + i,) * 2 + (97 + i,) * 9)
+            for i in range(9)
+        ),
+        b"metadata: !!python/object/apply:os.system ['true']",
+    ],
+)
+def test_hostile_yaml_is_a_400_and_the_server_lives(server: Server, payload: bytes) -> None:
+    code, _, body = server.http(
+        "POST",
+        "/api/v1/namespaces/ns1/configmaps",
+        payload,
+        {"Content-Type": "application/yaml"},
+    )
+    assert code == 400 and body["message"].startswith("error converting YAML to JSON")
+    assert server.http("GET", "/api/v1/namespaces/ns1/configmaps")[0] == 200
+
+
+def test_large_yaml_body_is_decoded_off_the_event_loop(server: Server) -> None:
+    import yaml
+
+    doc = {"metadata": {"name": "big-yaml"}, "data": {f"k{i}": "v" * 20 for i in range(15_000)}}
+    code, _, body = server.http(
+        "POST",
+        "/api/v1/namespaces/ns1/configmaps",
+        yaml.safe_dump(doc),
+        {"Content-Type": "application/yaml"},
+    )
+    assert code == 201 and len(body["data"]) == 15_000

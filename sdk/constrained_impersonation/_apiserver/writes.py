@@ -21,11 +21,12 @@ from . import objects, schema
 from .bodies import (
     PATCH_TYPES,
     decode_json,
-    decode_object,
+    decode_object_async,
     decode_yaml,
     json_response,
     media_type,
     not_an_object,
+    off_loop,
     raw_response,
     read_body,
 )
@@ -170,7 +171,8 @@ class Writes:
         return messages
 
     async def _body(self, request: web.Request) -> Obj:
-        return decode_object(await read_body(request), request.headers.get("Content-Type"))
+        data = await read_body(request)
+        return await decode_object_async(data, request.headers.get("Content-Type"))
 
     def _decode_resource(self, rt: ResourceType, body: Obj, mode: str) -> list[str]:
         self.check_type_meta(rt.kind, (rt.api_version,), body)
@@ -397,7 +399,9 @@ class Writes:
                 ],
             )
         data = await read_body(request)
-        doc: Any = decode_yaml(data) if ptype == "apply" else decode_json(data, prefix="")
+        doc: Any = await off_loop(
+            decode_yaml if ptype == "apply" else lambda raw: decode_json(raw, prefix=""), data
+        )
         if ptype == "apply":
             if not isinstance(doc, dict):
                 raise not_an_object(doc)
@@ -467,7 +471,7 @@ class Writes:
         rv: str | None = None
         data = await read_body(request)
         if data.strip():
-            body = decode_object(data, request.headers.get("Content-Type"))
+            body = await decode_object_async(data, request.headers.get("Content-Type"))
             kind = body.get("kind")
             if kind not in (None, "", "DeleteOptions"):
                 raise bad_request(f"expected DeleteOptions, got {kind}")
