@@ -48,6 +48,7 @@ class Agent:
         self.metrics = Metrics(
             pods_known=lambda: float(len(self.inventory)),
             ready=lambda: 1.0 if self.inventory.synced else 0.0,
+            watching=lambda: 1.0 if self.sync.watching else 0.0,
         )
         self.sync = PodSync(api_client, node, self.inventory, self.metrics, options)
         health = HealthState(

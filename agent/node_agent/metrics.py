@@ -143,7 +143,12 @@ def _rss_bytes() -> float:
 class Metrics:
     """Every series the agent exports; the agent's parts increment them directly."""
 
-    def __init__(self, pods_known: Callable[[], float], ready: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        pods_known: Callable[[], float],
+        ready: Callable[[], float],
+        watching: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         self.events = Counter(
             "cimp_agent_watch_events_total",
             "Watch events received, by type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR).",
@@ -183,6 +188,11 @@ class Metrics:
         self._families: list[Counter | Gauge | Histogram] = [
             Gauge("cimp_agent_pods", "Pods currently known on this node.", pods_known),
             Gauge("cimp_agent_ready", "1 after the first complete list, else 0.", ready),
+            Gauge(
+                "cimp_agent_watch_connected",
+                "1 while a watch stream is open; 0 means /pods may be stale (alert on it).",
+                watching,
+            ),
             self.events,
             self.relists,
             self.watch_restarts,

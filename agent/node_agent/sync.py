@@ -146,12 +146,18 @@ class PodSync:
         self._thread: threading.Thread | None = None
         self.last_error = ""
         self.failures = 0
+        self.gone_streak = 0
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="cimp-pod-sync", daemon=True)
         self._thread.start()
+
+    @property
+    def watching(self) -> bool:
+        """True while a watch stream is open (the inventory is live, not stale)."""
+        return self._response is not None
 
     @property
     def alive(self) -> bool:
@@ -195,6 +201,7 @@ class PodSync:
                 self.metrics.watch_restarts.inc(reason=reason)
             except Gone:
                 self.metrics.watch_restarts.inc(reason="gone")
+                self.gone_streak += 1
                 log(
                     logging.INFO,
                     "resourceVersion expired; relisting",
@@ -202,6 +209,10 @@ class PodSync:
                     resourceVersion=self.inventory.resource_version,
                 )
                 need_list, list_reason = True, "gone"
+                if self.gone_streak > 1:
+                    # 410 again right after a relist: back off rather than relist in a loop.
+                    self.failures += 1
+                    self._stop.wait(self._backoff())
             except Exception as exc:
                 if self._stop.is_set():
                     break
@@ -348,6 +359,7 @@ class PodSync:
                 if events == 1:
                     # The stream works: the next failure starts the backoff afresh.
                     self.failures = 0
+                    self.gone_streak = 0
         except Exception as exc:
             if not isinstance(exc, Gone | WatchError):
                 self.metrics.request_errors.inc(verb="watch", error=_error_name(exc))
@@ -364,6 +376,7 @@ class PodSync:
             # Count it as a failure so a flapping server is retried with backoff.
             raise ConnectionError(f"watch closed by the server after {elapsed:.1f}s")
         self.failures = 0
+        self.gone_streak = 0
         return "expired"
 
     def _handle(self, event: dict[str, Any]) -> None:

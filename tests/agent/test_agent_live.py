@@ -78,6 +78,28 @@ def test_inventory_is_exactly_the_nodes_pods_and_follows_changes(
     assert f"cimp_agent_pods {len(served_pods(agent.url))}" in metrics
 
 
+def test_metrics_port_never_serves_the_inventory(live: Live) -> None:
+    from node_agent.agent import Agent
+
+    from .conftest import FAST
+
+    agent = Agent(
+        live.session().api_client,
+        NODE_A,
+        listen=("127.0.0.1", 0),
+        metrics_listen=("127.0.0.1", 0),
+        options=FAST,
+    )
+    live.agents.append(agent)
+    agent.start()
+    assert agent.wait_ready(20)
+    assert agent.metrics_endpoints is not None
+    scrape = agent.metrics_endpoints.url
+    assert http_get(scrape + "/pods")[0] == 404
+    assert http_get(scrape + "/readyz")[0] == 200
+    eventually(lambda: b"cimp_agent_watch_connected 1" in http_get(scrape + "/metrics")[1])
+
+
 def test_dropped_connections_lose_and_duplicate_nothing(live: Live) -> None:
     proxy = live.proxy()
     agent = live.start_agent(host=proxy.url)
