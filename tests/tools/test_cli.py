@@ -298,3 +298,12 @@ def test_unreachable_untrusted_and_insecure_servers(
     malformed.write_text("apiVersion: v1\nkind: Config\nclusters: 5\n")
     code, _, err = run(capsys, "scan", "--kubeconfig", str(malformed))
     assert_one_line_error(code, err, f"cannot load {malformed}")
+
+
+def test_no_kubeconfig_at_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    code, _, err = run(capsys, "scan")
+    assert_one_line_error(code, err, "not running in a pod; pass --kubeconfig")

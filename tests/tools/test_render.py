@@ -239,3 +239,15 @@ def test_unrestricted_scope_has_no_minimal_rbac() -> None:
 )
 def test_subject_parse(text: str, subject: Subject) -> None:
     assert Subject.parse(text) == subject
+
+
+def test_public_names_stay_functions_after_submodules_are_imported() -> None:
+    import importlib
+
+    import constrained_impersonation as ci
+
+    for name in ("render", "scan", "explain", "preflight", "migrate"):
+        importlib.import_module(f"constrained_impersonation.rbac.{name}")
+        assert callable(getattr(ci.rbac, name)), name
+    manifests = ci.rbac.render(Scope(Rule(["get"], "pods")), "user-info", "user:bot")
+    assert [m["kind"] for m in manifests] == ["ClusterRole", "ClusterRoleBinding"]

@@ -8,11 +8,16 @@
 ['ClusterRole', 'ClusterRoleBinding']
 
 Names are loaded on first use, so ``render`` does not pay for the RBAC matcher, the embedded
-server's modules or the Kubernetes client.
+server's modules or the Kubernetes client. The functions share their names with the modules
+that define them (``rbac.render`` is the function, ``rbac.render`` the module too): importing a
+submodule would normally replace the package attribute with the module, so the package
+refuses that replacement and the public names always stay the functions.
 """
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -71,3 +76,17 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+class _Package(types.ModuleType):
+    """Keeps ``rbac.render`` (and the others) the function when ``rbac/render.py`` is
+    imported: the import system's ``setattr(package, "render", module)`` is ignored for the
+    public names, which :func:`__getattr__` then resolves to the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _HOME and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -41,17 +41,27 @@ def load_client(kubeconfig: str | None = None, context: str | None = None) -> Ap
     from kubernetes.config.config_exception import ConfigException
 
     configuration = client.Configuration()
-    source = "in-cluster configuration"
-    default = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(":")[0])
+    # $KUBECONFIG may list several files (merged, as kubectl does); the client merges them.
+    defaults = [
+        os.path.expanduser(p)
+        for p in os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)
+        if p
+    ]
+    source = kubeconfig or ", ".join(defaults)
     try:
-        if kubeconfig is None and not os.path.exists(default) and not context:
+        if kubeconfig is not None and not os.path.exists(kubeconfig):
+            raise ConfigurationError(f"kubeconfig {kubeconfig}: no such file")
+        if kubeconfig is None and not any(os.path.exists(p) for p in defaults):
+            if context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+                raise ConfigurationError(
+                    f"no kubeconfig ({source}: no such file) and not running in a pod; "
+                    "pass --kubeconfig"
+                )
+            source = "in-cluster configuration"
             config.load_incluster_config(client_configuration=configuration)
         else:
-            path = source = kubeconfig or default
-            if not os.path.exists(path):
-                raise ConfigurationError(f"kubeconfig {path}: no such file")
             config.load_kube_config(
-                config_file=path, context=context, client_configuration=configuration
+                config_file=kubeconfig, context=context, client_configuration=configuration
             )
     except ConfigurationError:
         raise
