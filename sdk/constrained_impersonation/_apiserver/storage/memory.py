@@ -293,6 +293,8 @@ class MemoryStore:
     def create(self, group: str, resource: str, obj: Obj) -> Record:
         with self.transaction():
             namespace, name = key = _key(obj)
+            if not name:
+                raise ValueError("stored objects need metadata.name")  # a caller's bug
             if key in self._objects.get((group, resource), {}):
                 raise already_exists(resource, name, group)
             rv = self._rv + 1
