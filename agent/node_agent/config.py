@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import __version__
 from .endpoints import parse_listen
 
 __all__ = ["DEFAULT_LISTEN", "DEFAULT_OUTPUT", "AgentConfig", "build_parser", "parse_args"]
@@ -140,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LOG_LEVELS,
         help="log verbosity (default: info; $CIMP_AGENT_LOG_LEVEL)",
     )
-    parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 

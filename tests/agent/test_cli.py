@@ -118,3 +118,34 @@ def test_bad_sdk_setting_is_reported_by_variable_name() -> None:
     assert result.returncode == 2
     line = json.loads(result.stderr.strip().splitlines()[-1])
     assert "CIMP_RETRY_ATTEMPTS" in line["error"]
+
+
+def test_port_in_use_fails_fast(tmp_path: Path) -> None:
+    import socket
+
+    import yaml
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = run(
+            f"--listen=127.0.0.1:{port}",
+            "--output=",
+            f"--kubeconfig={kubeconfig}",
+            env={"NODE_NAME": "node-a"},
+        )
+    assert result.returncode == 2
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert "cannot listen" in line["error"]
