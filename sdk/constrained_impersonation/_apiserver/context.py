@@ -12,7 +12,6 @@ from ..resolver import Attributes, RequestInfo
 
 __all__ = ["CONTEXT", "RequestContext", "get_context"]
 
-CONTEXT = "cimp.context"
 
 
 @dataclass
@@ -39,6 +38,9 @@ class RequestContext:
         """Authorization attributes of the request as the effective user."""
         assert self.user is not None, "authentication runs before anything asks for attributes"
         return Attributes.from_request(self.user, self.info)
+
+
+CONTEXT: web.RequestKey[RequestContext] = web.RequestKey("cimp.context", RequestContext)
 
 
 def get_context(request: web.Request) -> RequestContext:

@@ -24,7 +24,7 @@ from .. import headers as header_codec
 from ..identity import Identity
 from ..resolver import Attributes
 from .authn import Authenticator
-from .context import RequestContext, get_context
+from .context import CONTEXT, RequestContext, get_context
 from .impersonation import AuthorizeFn, Impersonator
 from .status import StatusError, bad_request, forbidden, unauthorized
 
@@ -175,8 +175,8 @@ def audit_response_started(
     """``on_response_prepare`` hook: long-running requests log ResponseStarted when they start."""
 
     async def started(request: web.Request, response: web.StreamResponse) -> None:
-        ctx = request.get("cimp.context")
-        if not isinstance(ctx, RequestContext) or ctx.audit is None:
+        ctx = request.get(CONTEXT)
+        if ctx is None or ctx.audit is None:
             return
         if ctx.info.verb not in ("watch",) and ctx.info.subresource not in ("console",):
             return
