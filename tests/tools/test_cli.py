@@ -307,3 +307,25 @@ def test_no_kubeconfig_at_all(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     code, _, err = run(capsys, "scan")
     assert_one_line_error(code, err, "not running in a pod; pass --kubeconfig")
+
+
+def test_migrate_from_the_live_cluster(
+    live: Live, scenario: tuple, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RBAC read from the server (bootstrap roles included, replaced on the verification
+    server), audit logs from the scenario."""
+    audit, _, _ = scenario
+    kubeconfig = live.server.kubeconfig()
+    code, out, _ = run(
+        capsys, "migrate", "--kubeconfig", kubeconfig, str(audit), "--verify", "-o", "json"
+    )
+    assert code == 0, out
+    plan = json.loads(out)
+    assert plan["verification"]["ok"]
+    agent = next(p for p in plan["proposals"] if p["requestor"].endswith("node-agent"))
+    assert agent["legacyGrantsVia"] == [
+        "ClusterRoleBinding/node-agent-legacy -> ClusterRole/legacy-impersonator"
+    ]
+    assert plan["delete"] == [{"kind": "ClusterRoleBinding", "name": "node-agent-legacy"}]
+    gateway = next(p for p in plan["proposals"] if p["requestor"] == "user:gateway")
+    assert any("no legacy impersonate grant" in n for n in gateway["notes"])
