@@ -35,6 +35,7 @@ __all__ = [
     "Impersonation",
     "Stats",
     "iter_candidate_lines",
+    "request_text",
     "summarize",
 ]
 
@@ -378,18 +379,23 @@ def _denial(event: Mapping[str, Any]) -> Denial | None:
     requestor = str((event.get("user") or {}).get("username") or "")
     if parsed is None or parsed.mode is None or parsed.requestor != requestor:
         return None
+    return Denial(requestor, parsed.verb, request_text(event))
+
+
+def request_text(event: Mapping[str, Any], *, named: bool = False) -> str:
+    """``verb resource[/sub][.group] ['name'] [in ns]`` (or ``verb /path``) of an audit event."""
     ref = event.get("objectRef")
     verb = str(event.get("verb") or "")
-    if isinstance(ref, Mapping):
-        res = str(ref.get("resource") or "")
-        if ref.get("subresource"):
-            res += f"/{ref['subresource']}"
-        if ref.get("apiGroup"):
-            res += f".{ref['apiGroup']}"
-        request = f"{verb} {res}" + (f" in {ref['namespace']}" if ref.get("namespace") else "")
-    else:
-        request = f"{verb} {str(event.get('requestURI') or '').split('?', 1)[0]}"
-    return Denial(requestor, parsed.verb, request)
+    if not isinstance(ref, Mapping):
+        return f"{verb} {str(event.get('requestURI') or '').split('?', 1)[0]}"
+    res = str(ref.get("resource") or "")
+    if ref.get("subresource"):
+        res += f"/{ref['subresource']}"
+    if ref.get("apiGroup"):
+        res += f".{ref['apiGroup']}"
+    if named and ref.get("name"):
+        res += f" {ref['name']!r}"
+    return f"{verb} {res}" + (f" in {ref['namespace']}" if ref.get("namespace") else "")
 
 
 def summarize(

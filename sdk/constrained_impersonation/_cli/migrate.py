@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..auditlog import summarize
-from ..rbac.kube import add_cluster_arguments
 from ..rbac.migrate import DEFAULT_MAX_NAMES, migrate, verify
 from ..rbac.output import FORMATS, dump
-from .scan import load_rbac
+from .scan import add_rbac_arguments, load_rbac
 
 EPILOG = """\
 For every requestor seen impersonating through legacy impersonate in the audit logs, proposes
@@ -54,14 +53,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("logs", nargs="+", metavar="AUDIT_LOG", help="audit logs (.gz too)")
-    parser.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        metavar="PATH",
-        help="RBAC objects from YAML/JSON files or directories (repeatable); default: live",
-    )
-    add_cluster_arguments(parser)
+    add_rbac_arguments(parser)
     parser.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format")
     parser.add_argument("--manifests", type=Path, metavar="FILE", help="also write manifests")
     parser.add_argument("--verify", action="store_true", help="replay on an embedded server")

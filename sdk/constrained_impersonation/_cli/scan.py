@@ -42,14 +42,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        metavar="PATH",
-        help="RBAC objects from YAML/JSON files or directories (repeatable); default: live",
-    )
-    add_cluster_arguments(parser)
+    add_rbac_arguments(parser)
     parser.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format")
     parser.add_argument(
         "--no-superusers",
@@ -60,6 +53,18 @@ def register(sub: Any) -> None:
         "--fail-on", choices=RISKS, metavar="RISK", help=f"exit 1 at this risk or above {RISKS}"
     )
     parser.set_defaults(run=run)
+
+
+def add_rbac_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where RBAC comes from: ``-f`` files, else the cluster (``--kubeconfig``/``--context``)."""
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        metavar="PATH",
+        help="RBAC objects from YAML/JSON files or directories (repeatable); default: live",
+    )
+    add_cluster_arguments(parser)
 
 
 def load_rbac(args: argparse.Namespace) -> RbacSet:

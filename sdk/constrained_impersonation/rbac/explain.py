@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..auditlog import request_text
 from ..denied import ParsedForbidden, explain_forbidden, parse_forbidden
 from .policy import CONSTRAINED_MODES, LEGACY, Grant, Subject, manifests, merge_rules
 
@@ -148,21 +149,6 @@ def _status_of(item: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str,
     return item, None
 
 
-def _request_text(event: Mapping[str, Any]) -> str:
-    ref = event.get("objectRef")
-    verb = str(event.get("verb") or "")
-    if isinstance(ref, Mapping):
-        res = str(ref.get("resource") or "")
-        if ref.get("subresource"):
-            res += f"/{ref['subresource']}"
-        if ref.get("apiGroup"):
-            res += f".{ref['apiGroup']}"
-        where = f" in namespace {ref['namespace']}" if ref.get("namespace") else ""
-        named = f" {ref['name']!r}" if ref.get("name") else ""
-        return f"{verb} {res}{named}{where}"
-    return f"{verb} {str(event.get('requestURI') or '').split('?', 1)[0]}"
-
-
 def _grant(parsed: ParsedForbidden, rule: Mapping[str, Any], role_kind: str, ns: str) -> Grant:
     names = rule.get("resourceNames") or [""]
     if parsed.path and not parsed.resource:
@@ -261,7 +247,7 @@ def _impersonation(
     if parsed.reason:
         out.notes.append(f"authorizer said: {parsed.reason}")
     if event is not None:
-        out.notes.append(f"request: {_request_text(event)}")
+        out.notes.append(f"request: {request_text(event, named=True)}")
     if denied.rule is not None:
         subject = Subject.from_user(parsed.requestor)
         out.manifests = manifests(
