@@ -185,11 +185,15 @@ class TokenEndpoints:
                 "user": result.identity.to_user_info(),
                 "audiences": list(result.audiences),
             }
-        # The token itself is never echoed back.
+        # As kube does, the spec comes back as sent (clients require spec.token); the token
+        # never reaches the audit log, which records metadata only.
+        out_spec: dict[str, Any] = {"token": token}
+        if audiences:
+            out_spec["audiences"] = audiences
         return {
             "kind": "TokenReview",
             "apiVersion": "authentication.k8s.io/v1",
             "metadata": {"creationTimestamp": None},
-            "spec": {"audiences": audiences} if audiences else {},
+            "spec": out_spec,
             "status": status,
         }
