@@ -414,3 +414,151 @@ def test_kubernetes_client_self_subject_access_review_as_impersonated_user(
     assert review.status.allowed is False
     event = server.audit_events()[-1]
     assert event["impersonatedUser"]["username"] == "carol"
+
+
+def test_service_account_target_granted_by_a_rolebinding_in_its_namespace(
+    server: APIServer,
+) -> None:
+    post(
+        server,
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}},
+    )
+    server.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "as-builder", "namespace": "team-a"},
+            "rules": [
+                {
+                    "apiGroups": [AUTHN],
+                    "resources": ["serviceaccounts"],
+                    "resourceNames": ["builder"],
+                    "verbs": ["impersonate:serviceaccount"],
+                },
+                {
+                    "apiGroups": [""],
+                    "resources": ["configmaps"],
+                    "verbs": ["impersonate-on:serviceaccount:list"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "as-builder", "namespace": "team-a"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "as-builder",
+            },
+            "subjects": [
+                {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "ci-bot"}
+            ],
+        },
+    )
+    token = server.add_user("ci-bot")
+    as_sa = [("Impersonate-User", "system:serviceaccount:team-a:builder")]
+    status, data, _ = request(
+        server, "GET", "/api/v1/namespaces/team-a/configmaps", token=token, headers=as_sa
+    )
+    # Impersonation succeeded; the service account itself may not list configmaps.
+    assert (
+        status == 403
+        and 'User "system:serviceaccount:team-a:builder" cannot list' in data["message"]
+    )
+    event = server.audit_events()[-1]
+    assert event["authenticationMetadata"] == {
+        "impersonationConstraint": "impersonate:serviceaccount"
+    }
+    assert event["impersonatedUser"]["groups"] == [
+        "system:serviceaccounts",
+        "system:serviceaccounts:team-a",
+        "system:authenticated",
+    ]
+    # The action grant is namespaced: the same request elsewhere is refused at impersonation.
+    status, data, _ = request(
+        server, "GET", "/api/v1/namespaces/default/configmaps", token=token, headers=as_sa
+    )
+    assert (
+        status == 403
+        and 'User "ci-bot" cannot impersonate-on:serviceaccount:list' in data["message"]
+    )
+
+
+def test_revoking_constrained_grants_lags_up_to_ten_seconds_legacy_bites_at_once(
+    server: APIServer,
+) -> None:
+    token = server.add_user("revokee")
+    grant(server, "revokee", "revokee", DEPUTY_RULES)
+    assert whoami(server, token, [("Impersonate-User", "bob")])[0] == 201
+    delete(server, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/revokee")
+    # Cached success: still allowed within the 10 s window.
+    assert whoami(server, token, [("Impersonate-User", "bob")])[0] == 201
+    server.clear_impersonation_caches()  # what 10 s of waiting does
+    assert whoami(server, token, [("Impersonate-User", "bob")])[0] == 403
+
+    legacy = server.add_user("legacy-revokee")
+    grant(
+        server,
+        "legacy-revokee",
+        "legacy-revokee",
+        [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]}],
+    )
+    assert whoami(server, legacy, [("Impersonate-User", "bob")])[0] == 201
+    delete(server, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/legacy-revokee")
+    assert whoami(server, legacy, [("Impersonate-User", "bob")])[0] == 403
+
+
+def test_after_a_legacy_success_failures_report_the_legacy_error(server: APIServer) -> None:
+    token = server.add_user("old-style")
+    grant(
+        server,
+        "old-style",
+        "old-style",
+        [
+            {
+                "apiGroups": [""],
+                "resources": ["users"],
+                "resourceNames": ["bob"],
+                "verbs": ["impersonate"],
+            }
+        ],
+    )
+    status, data = whoami(server, token, [("Impersonate-User", "carol")])
+    assert status == 403 and "impersonate-on:user-info:create" in data["message"]
+    assert whoami(server, token, [("Impersonate-User", "bob")])[0] == 201
+    status, data = whoami(server, token, [("Impersonate-User", "carol")])
+    assert status == 403
+    assert data["message"].startswith(
+        'users "carol" is forbidden: User "old-style" cannot impersonate resource "users" in API group ""'
+    )
+
+
+def test_node_target_with_an_extra_header_can_only_go_through_legacy(server: APIServer) -> None:
+    token = server.add_user("extra-node")
+    grant(
+        server,
+        "extra-node",
+        "extra-node",
+        [
+            {"apiGroups": [AUTHN], "resources": ["nodes"], "verbs": ["impersonate:arbitrary-node"]},
+            {
+                "apiGroups": [AUTHN],
+                "resources": ["selfsubjectreviews"],
+                "verbs": ["impersonate-on:arbitrary-node:create"],
+            },
+        ],
+    )
+    status, info = whoami(server, token, [("Impersonate-User", "system:node:n1")])
+    assert status == 201 and info["groups"] == ["system:nodes", "system:authenticated"]
+    status, data = whoami(
+        server,
+        token,
+        [("Impersonate-User", "system:node:n1"), ("Impersonate-Extra-example.com%2Fa", "b")],
+    )
+    assert status == 403
+    assert (
+        'users "system:node:n1" is forbidden: User "extra-node" cannot impersonate resource "users"'
+        in data["message"]
+    )
