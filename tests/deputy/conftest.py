@@ -1,0 +1,375 @@
+"""A cluster as deploy/deputy/ expects it, a running deputy, and a console client.
+
+Everything is real: the embedded API server over HTTPS with the committed RBAC applied, the
+deputy serving TLS on a free port in its own event loop, clients speaking websockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import json
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from multidict import CIMultiDict
+
+from constrained_impersonation.testing import APIServer
+from deputy.config import DeputyConfig
+from deputy.kube import HandshakeRefused, keep_refusal_body
+from deputy.server import Deputy
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy" / "deputy"
+DEPUTY_USER = "system:serviceaccount:cimp-deputy:deputy"
+CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+VMS = "vms"
+OTHER = "other"
+
+CLUSTER = f"""
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {VMS}}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {OTHER}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: ci-runner, namespace: {VMS}}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {{name: vm1, namespace: {VMS}}}
+spec: {{domain: {{}}}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {{name: vm2, namespace: {VMS}}}
+spec: {{domain: {{}}}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {{name: vm1, namespace: {OTHER}}}
+spec: {{domain: {{}}}}
+---
+# Console rights come only through a group, so a console that opens proves the deputy
+# forwarded the user's groups.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: vm-console, namespace: {VMS}}}
+rules:
+- apiGroups: [subresources.kubevirt.io]
+  resources: [virtualmachineinstances/console]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: vm-operators-console, namespace: {VMS}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: vm-console}}
+subjects: [{{kind: Group, name: vm-operators, apiGroup: rbac.authorization.k8s.io}}]
+"""
+
+
+@dataclass
+class Cluster:
+    server: APIServer
+    deputy_token: str
+    alice: str  # console rights through group vm-operators
+    bob: str  # none
+    tls: TLSFiles
+
+    def deputy_client(self) -> Any:
+        return self.server.api_client(self.deputy_token)
+
+    def mark(self) -> int:
+        """Position in the audit log after every console opened so far has ended, so that
+        a late ResponseComplete of an earlier test never lands in a later test's window."""
+        deadline = time.monotonic() + 20
+        while True:
+            events = self.server.audit_events()
+            started = {e["auditID"] for e in events if e["stage"] == "ResponseStarted"}
+            completed = {e["auditID"] for e in events if e["stage"] == "ResponseComplete"}
+            if started <= completed:
+                return len(events)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"consoles never ended: {sorted(started - completed)}")
+            time.sleep(0.01)
+
+    def events_since(self, mark: int) -> list[dict[str, Any]]:
+        return self.server.audit_events()[mark:]
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    ca: Path
+    cert: Path
+    key: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+def _write_tls(directory: Path) -> TLSFiles:
+    """A CA and a serving certificate for 127.0.0.1/localhost (EC P-256: instant)."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "deputy-test-ca")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cimp-deputy")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = TLSFiles(directory / "ca.crt", directory / "tls.crt", directory / "tls.key")
+    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    files.key.chmod(0o600)
+    return files
+
+
+def apply_deputy_rbac(server: APIServer) -> None:
+    """What ``kubectl apply -k deploy/deputy`` creates that the embedded server stores (it
+    runs no Deployments or Services)."""
+    server.apply(DEPLOY / "namespace.yaml", DEPLOY / "serviceaccount.yaml", DEPLOY / "rbac.yaml")
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    """The deputy's serving certificate and the CA users trust it with."""
+    return _write_tls(tmp_path_factory.mktemp("deputy-tls"))
+
+
+@pytest.fixture(scope="module")
+def cluster(tls: TLSFiles) -> Iterator[Cluster]:
+    with APIServer() as server:
+        apply_deputy_rbac(server)
+        server.apply(CLUSTER)
+        alice = server.add_user(
+            "alice",
+            groups=["vm-operators"],
+            uid="alice-uid",
+            extra={
+                CREDENTIAL_ID: ["X509SHA256=ab12"],
+                "example.com/tenant": ["blue"],  # valid, but not on the allow-list
+                "scopes": ["console"],  # constrained impersonation would refuse this key
+            },
+        )
+        bob = server.add_user("bob", groups=["developers"])
+        yield Cluster(server, server.token_for("cimp-deputy", "deputy"), alice, bob, tls)
+
+
+class RunningDeputy:
+    """A :class:`Deputy` serving on its own event loop in a background thread."""
+
+    def __init__(self, config: DeputyConfig, base: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.deputy = Deputy(config, base)
+        self._run(self.deputy.start())
+        self.url = f"https://127.0.0.1:{self.deputy.port}"
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+        try:
+            self._run(self.deputy.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            self.loop.close()
+
+
+def deputy_config(tls: TLSFiles, **changes: Any) -> DeputyConfig:
+    config = DeputyConfig(
+        tls_cert_file=tls.cert,
+        tls_private_key_file=tls.key,
+        listen=("127.0.0.1", 0),
+        review_timeout=10,
+        connect_timeout=10,
+    )
+    return replace(config, **changes)
+
+
+@pytest.fixture(scope="module")
+def deputy(cluster: Cluster) -> Iterator[RunningDeputy]:
+    """The deputy with default flags and the service account's token as its credentials."""
+    running = RunningDeputy(deputy_config(cluster.tls), cluster.deputy_client())
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def start_deputy(cluster: Cluster) -> Iterator[Any]:
+    """Start a deputy with other flags or credentials: ``start_deputy(audiences=("x",))``."""
+    started: list[RunningDeputy] = []
+
+    def start(base: Any = None, **changes: Any) -> RunningDeputy:
+        client = base if base is not None else cluster.deputy_client()
+        running = RunningDeputy(deputy_config(cluster.tls, **changes), client)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@dataclass
+class Opened:
+    """A console that opened: its first line, the echoes of what was sent, the subprotocol."""
+
+    greeting: str
+    echoes: list[str | bytes] = field(default_factory=list)
+    protocol: str | None = None
+    close_code: int | None = None
+
+
+@dataclass
+class Refused:
+    """An HTTP answer instead of an upgrade."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def open_console(
+    url: str,
+    token: str | None,
+    namespace: str = VMS,
+    name: str = "vm1",
+    *,
+    tls: TLSFiles,
+    send: Sequence[str | bytes] = ("hello",),
+    authorization: str | None = None,
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> Opened | Refused:
+    """Connect to the deputy as a user would (kubevirt's plain subprotocol, bearer token)."""
+
+    async def run() -> Opened | Refused:
+        headers = CIMultiDict(extra_headers)
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        elif token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        context = tls.client_context()
+        async with aiohttp.ClientSession(middlewares=(keep_refusal_body,)) as session:
+            try:
+                ws = await session.ws_connect(
+                    f"{url}/console/{namespace}/{name}",
+                    headers=headers,
+                    protocols=("plain.kubevirt.io",),
+                    ssl=context,
+                )
+            except HandshakeRefused as refused:
+                return Refused(refused.status, json.loads(refused.body), {})
+            async with ws:
+                opened = Opened(await ws.receive_str(), protocol=ws.protocol)
+                for message in send:
+                    if isinstance(message, bytes):
+                        await ws.send_bytes(message)
+                        opened.echoes.append(await ws.receive_bytes())
+                    else:
+                        await ws.send_str(message)
+                        opened.echoes.append(await ws.receive_str())
+            opened.close_code = ws.close_code
+            return opened
+
+    return asyncio.run(run())
+
+
+def expired_token(server: APIServer, namespace: str, service_account: str) -> str:
+    """A service-account token signed by the server's own key that expired an hour ago.
+
+    TokenRequest refuses lifetimes under ten minutes, so this signs one with the issuer's key
+    (kept next to the CA) and a clock two hours behind; only the expiry makes it invalid.
+    """
+    from constrained_impersonation._apiserver.authn import ServiceAccountTokens
+
+    key = serialization.load_pem_private_key(
+        (Path(server.ca_file).parent / "sa.pem").read_bytes(), password=None
+    )
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    from kubernetes import client
+
+    sa = client.CoreV1Api(server.api_client()).read_namespaced_service_account(
+        service_account, namespace
+    )
+    issuer = ServiceAccountTokens(key, lambda *a: None, clock=lambda: time.time() - 7200)
+    token, _ = issuer.issue(
+        namespace,
+        {"metadata": {"name": sa.metadata.name, "uid": sa.metadata.uid}},
+        expiration_seconds=3600,
+    )
+    return token
