@@ -178,6 +178,8 @@ def audit_response_started(
             return
         if ctx.info.verb not in ("watch",) and ctx.info.subresource not in ("console",):
             return
+        if response.status >= 300 and response.status != 101:
+            return  # a refusal: its ResponseComplete event is the only one
         event = dict(ctx.audit)
         event["stage"] = "ResponseStarted"
         sink.write(_finish_event(ctx, event, response.status, None))
