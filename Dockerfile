@@ -3,6 +3,9 @@
 #
 #   docker build -t cimp-node-agent:0.1.0 .
 #
+# The same image also carries the VM-console deputy; deploy/deputy/ runs it with
+# `command: ["cimp-deputy"]`.
+#
 # Stage 1 installs the hash-pinned dependencies (requirements.lock, every package a wheel:
 # no compiler is needed) and the project into a virtualenv without pip. Stage 2 is a fresh
 # slim base with that virtualenv copied in, pip/setuptools/wheel removed, no caches, running
