@@ -13,7 +13,6 @@ from ..resolver import Attributes, RequestInfo
 __all__ = ["CONTEXT", "RequestContext", "get_context"]
 
 
-
 @dataclass
 class RequestContext:
     """What the chain learned about a request.
