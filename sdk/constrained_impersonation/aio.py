@@ -29,7 +29,7 @@ from kubernetes.aio.client.exceptions import ForbiddenException
 from kubernetes.aio.client.rest import RESTClientObject, RESTResponse
 from multidict import CIMultiDict
 
-from ._transport import Target, shared_limiter
+from ._transport import Target
 from .denied import denial_for_session
 from .errors import ConfigurationError, ImpersonationError
 from .identity import Identity
@@ -45,7 +45,7 @@ from .session import (
     _check_scope,
     _downward_node,
     _settings,
-    _telemetry,
+    _target,
     node_identity,
     service_account_identity,
     session_arguments,
@@ -279,21 +279,11 @@ class AsyncSession:
                 f"api_client must be a kubernetes.aio.client.ApiClient, got {type(api_client)!r}"
                 " (for the synchronous client use constrained_impersonation.NodeSession ...)"
             )
-        self.scope = _check_scope(scope)
         self.settings = _settings(settings)
-        self.identity = identity
+        target = _target(api_client, identity, self.mode, scope, self.settings, telemetry, retry)
+        self.scope, self.identity = target.scope, identity
         self._base = api_client
         self._owns_base = getattr(self, "_owns_base", False)
-        target = Target(
-            identity=identity,
-            mode=self.mode,
-            scope=self.scope,
-            settings=self.settings,
-            telemetry=_telemetry(telemetry, self.settings),
-            policy=retry if retry is not None else RetryPolicy.from_settings(self.settings),
-            limiter=shared_limiter(api_client, self.settings),
-            host=str(api_client.configuration.host or ""),
-        )
         self._rest = AsyncImpersonatingREST(api_client.rest_client, target)
         self._api_client = _SessionApiClient(api_client, self._rest)
 

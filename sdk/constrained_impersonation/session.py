@@ -150,6 +150,28 @@ def _settings(settings: Settings | None) -> Settings:
     return settings
 
 
+def _target(
+    api_client: Any,
+    identity: Identity,
+    mode: str,
+    scope: Scope,
+    settings: Settings,
+    telemetry: Telemetry | None,
+    retry: RetryPolicy | None,
+) -> Target:
+    """What a session's transport needs, shared by the sync and the asyncio sessions."""
+    return Target(
+        identity=identity,
+        mode=mode,
+        scope=_check_scope(scope),
+        settings=settings,
+        telemetry=_telemetry(telemetry, settings),
+        policy=retry if retry is not None else RetryPolicy.from_settings(settings),
+        limiter=shared_limiter(api_client, settings),
+        host=str(api_client.configuration.host or ""),
+    )
+
+
 def _telemetry(telemetry: Telemetry | None, settings: Settings) -> Telemetry:
     if not settings.otel_enabled:
         return DISABLED
@@ -191,21 +213,11 @@ class Session:
                 f"api_client must be a kubernetes.client.ApiClient, got {type(api_client)!r} "
                 "(for kubernetes.aio clients use constrained_impersonation.aio)"
             )
-        self.scope = _check_scope(scope)
         self.settings = _settings(settings)
-        self.identity = identity
+        target = _target(api_client, identity, self.mode, scope, self.settings, telemetry, retry)
+        self.scope, self.identity = target.scope, identity
         self._base = api_client
         self._owns_base = getattr(self, "_owns_base", False)
-        target = Target(
-            identity=identity,
-            mode=self.mode,
-            scope=self.scope,
-            settings=self.settings,
-            telemetry=_telemetry(telemetry, self.settings),
-            policy=retry if retry is not None else RetryPolicy.from_settings(self.settings),
-            limiter=shared_limiter(api_client, self.settings),
-            host=str(api_client.configuration.host or ""),
-        )
         self._rest = ImpersonatingREST(api_client.rest_client, target)
         self._api_client = SessionApiClient(api_client, self._rest)
 
