@@ -112,6 +112,7 @@ def _run(config: AgentConfig, stop: threading.Event) -> int:
     settings = session.settings
     options = SyncOptions(
         watch_timeout=config.watch_timeout,
+        watch_idle_timeout=config.watch_idle_timeout,
         backoff_base=settings.retry_backoff_base,
         backoff_max=settings.retry_backoff_max,
         connect_timeout=settings.connect_timeout,

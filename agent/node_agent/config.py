@@ -17,10 +17,18 @@ from pathlib import Path
 from . import __version__
 from .endpoints import parse_listen
 
-__all__ = ["DEFAULT_LISTEN", "DEFAULT_OUTPUT", "AgentConfig", "build_parser", "parse_args"]
+__all__ = [
+    "DEFAULT_LISTEN",
+    "DEFAULT_OUTPUT",
+    "DEFAULT_WATCH_IDLE_TIMEOUT",
+    "AgentConfig",
+    "build_parser",
+    "parse_args",
+]
 
 DEFAULT_LISTEN = "127.0.0.1:9102"
 DEFAULT_OUTPUT = "/run/cimp/pods.json"
+DEFAULT_WATCH_IDLE_TIMEOUT = 150.0
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 DESCRIPTION = """\
@@ -46,6 +54,7 @@ class AgentConfig:
     metrics_listen: tuple[str, int] | None
     output: Path | None
     watch_timeout: float
+    watch_idle_timeout: float
     log_level: str
 
 
@@ -73,13 +82,16 @@ environment:
   CIMP_AGENT_METRICS_LISTEN       same as --metrics-listen
   CIMP_AGENT_OUTPUT               same as --output
   CIMP_AGENT_WATCH_TIMEOUT        same as --watch-timeout
+  CIMP_AGENT_WATCH_IDLE_TIMEOUT   same as --watch-idle-timeout
   CIMP_AGENT_LOG_LEVEL            same as --log-level
 
 SDK settings (constrained_impersonation.Settings), read from the environment:
 {_sdk_settings_help()}
   The list request uses CIMP_CONNECT_TIMEOUT/CIMP_REQUEST_TIMEOUT and CIMP_RETRY_*; the
   watch reconnects with full-jitter exponential backoff from CIMP_RETRY_BACKOFF_BASE up to
-  CIMP_RETRY_BACKOFF_MAX seconds, and relists after 410 Gone.
+  CIMP_RETRY_BACKOFF_MAX seconds, and relists after 410 Gone. A watch that receives neither
+  an event nor a bookmark within --watch-idle-timeout is presumed stalled and re-opened
+  from the last resourceVersion (cimp_agent_watch_restarts_total{{reason="idle"}}).
 
 credentials, in this order:
   1. --kubeconfig PATH (or $KUBECONFIG): the kubeconfig's user is the requestor; it needs
@@ -137,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 300; $CIMP_AGENT_WATCH_TIMEOUT)",
     )
     parser.add_argument(
+        "--watch-idle-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="re-open a watch that delivered no event and no bookmark for this long: the "
+        "connection has stalled (kube sends a bookmark about once a minute). 0 disables "
+        f"(default: {DEFAULT_WATCH_IDLE_TIMEOUT:g}; $CIMP_AGENT_WATCH_IDLE_TIMEOUT)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         help="log verbosity (default: info; $CIMP_AGENT_LOG_LEVEL)",
@@ -174,6 +194,20 @@ def parse_args(
         parser.error("--watch-timeout / CIMP_AGENT_WATCH_TIMEOUT must be a number of seconds")
     if not 1 <= watch_timeout <= 3600:
         parser.error(f"--watch-timeout must be between 1 and 3600 seconds, got {watch_timeout}")
+    idle_value = pick(
+        args.watch_idle_timeout, "CIMP_AGENT_WATCH_IDLE_TIMEOUT", str(DEFAULT_WATCH_IDLE_TIMEOUT)
+    )
+    try:
+        watch_idle_timeout = float(idle_value)
+    except ValueError:
+        parser.error(
+            "--watch-idle-timeout / CIMP_AGENT_WATCH_IDLE_TIMEOUT must be a number of seconds"
+        )
+    if watch_idle_timeout != 0 and not 1 <= watch_idle_timeout <= 3600:
+        parser.error(
+            "--watch-idle-timeout must be 0 (off) or between 1 and 3600 seconds, "
+            f"got {watch_idle_timeout}"
+        )
     log_level = pick(args.log_level, "CIMP_AGENT_LOG_LEVEL", "info").lower()
     if log_level not in LOG_LEVELS:
         parser.error(f"CIMP_AGENT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -186,5 +220,6 @@ def parse_args(
         metrics_listen=metrics_listen,
         output=Path(output_value) if output_value else None,
         watch_timeout=watch_timeout,
+        watch_idle_timeout=watch_idle_timeout,
         log_level=log_level,
     )

@@ -161,7 +161,7 @@ class Metrics:
         )
         self.watch_restarts = Counter(
             "cimp_agent_watch_restarts_total",
-            "Watches re-opened, by why the previous one ended (expired, error, gone).",
+            "Watches re-opened, by why the previous one ended (expired, error, gone, idle).",
             ("reason",),
         )
         self.request_errors = Counter(

@@ -12,6 +12,12 @@ Protocol (the reflector's, reduced to what a node agent needs):
    A broken connection, a 5xx/429 or a refused impersonation: wait (exponential backoff with
    full jitter) and re-watch from the resume point. ``410 Gone`` (the resume point left the
    server's history, e.g. after a restart): relist and replace the inventory.
+4. A watch that goes silent is abandoned: the server sends a BOOKMARK at least about once a
+   minute (kube) to a watch that allows them, so when neither an event nor a bookmark arrived
+   within ``watch_idle_timeout`` the connection is presumed stalled (a half-dead load
+   balancer, a hung server) and the agent re-watches from the resume point. Without this a
+   stalled watch would only be noticed after ``timeoutSeconds`` plus the read timeout
+   (6-11 minutes with the defaults), with a stale inventory all along.
 
 Because the inventory is keyed by ``namespace/name`` and a relist swaps the whole map, a Pod
 can be neither duplicated (replayed events overwrite) nor lost (a relist is the truth).
@@ -49,6 +55,10 @@ class Gone(Exception):
 
 class WatchError(Exception):
     """The watch stream reported an error other than 410 (a Status in an ERROR event)."""
+
+
+class WatchIdle(Exception):
+    """Neither an event nor a bookmark arrived within the idle timeout: the stream stalled."""
 
 
 class APIError(Exception):
@@ -89,25 +99,50 @@ class SyncOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     """Socket timeout of list requests, and added to ``watch_timeout`` for watches."""
+    watch_idle_timeout: float = 150.0
+    """Abandon a watch when no event or bookmark arrived for this long (seconds; 0: never).
+    kube sends a bookmark about once a minute, so the default allows two missed ones."""
 
 
-def _iter_lines(response: Any) -> Iterator[bytes]:
-    """Complete ``\\n``-terminated lines of a streamed response; a torn last line is dropped."""
+def _iter_lines(response: Any, idle_timeout: float = 0.0) -> Iterator[bytes]:
+    """Complete ``\\n``-terminated lines of a streamed response; a torn last line is dropped.
+
+    With ``idle_timeout`` > 0, raise :class:`WatchIdle` when no complete line arrived for that
+    long. The socket's read timeout (set to the same value by the caller) ends a read that
+    gets no byte at all; this check also ends a stream that trickles bytes but no event.
+    """
     pending = b""
     if getattr(response, "chunked", False):
         chunks: Iterator[bytes] = response.read_chunked(decode_content=True)
     else:
         chunks = iter(lambda: bytes(response.read1(65536)), b"")
-    for chunk in chunks:
+    last_line = time.monotonic()
+    for chunk in _idle_guarded(chunks, idle_timeout):
         if not chunk:
             continue
         pending += chunk
         if b"\n" not in chunk:
+            if idle_timeout > 0 and time.monotonic() - last_line > idle_timeout:
+                raise WatchIdle(f"no complete watch event in {idle_timeout:g}s")
             continue
+        last_line = time.monotonic()
         *lines, pending = pending.split(b"\n")
         for line in lines:
             if line.strip():
                 yield line
+
+
+def _idle_guarded(chunks: Iterator[bytes], idle_timeout: float) -> Iterator[bytes]:
+    """``chunks``, with a socket read timeout turned into :class:`WatchIdle`."""
+    if idle_timeout <= 0:
+        yield from chunks
+        return
+    from urllib3.exceptions import ReadTimeoutError
+
+    try:
+        yield from chunks
+    except ReadTimeoutError as exc:
+        raise WatchIdle(f"no event or bookmark in {idle_timeout:g}s") from exc
 
 
 def _status_of(exc: BaseException) -> int | None:
@@ -219,7 +254,8 @@ class PodSync:
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 if not need_list:
-                    self.metrics.watch_restarts.inc(reason="error")
+                    idle = isinstance(exc, WatchIdle)
+                    self.metrics.watch_restarts.inc(reason="idle" if idle else "error")
                 delay = self._backoff()
                 retry_after = getattr(exc, "retry_after", None)
                 if isinstance(retry_after, int | float):
@@ -334,6 +370,10 @@ class PodSync:
                 ("timeoutSeconds", str(timeout)),
             ]
             read_timeout = timeout + self.options.read_timeout
+            idle = self.options.watch_idle_timeout
+            if idle > 0:
+                # A per-read socket timeout: a stream silent for this long raises at once.
+                read_timeout = min(read_timeout, idle)
             response = self._get(query, (self.options.connect_timeout, read_timeout))
             code = str(response.status)
         except Exception as exc:
@@ -353,7 +393,7 @@ class PodSync:
             self._interrupt(response)
         events = 0
         try:
-            for line in _iter_lines(response):
+            for line in _iter_lines(response, self.options.watch_idle_timeout):
                 self._handle(json.loads(line))
                 events += 1
                 if events == 1:

@@ -18,7 +18,8 @@ import json
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,10 @@ class APIServer:
     ``data_dir``: keep objects (SQLite), certificates and tokens there, so a restarted
     server continues where it stopped. ``audit_log_path``: also append audit events as
     JSON lines. ``port``: fixed port (default: a free one).
+    ``clock``: the wall clock (seconds since the epoch, like ``time.time``) with which the
+    server issues service-account tokens and checks their ``exp``/``nbf`` (with kube's 60 s
+    leeway). Tests pass a skewed or fake clock to exercise expiry and client/server clock
+    skew without waiting; nothing else reads it. Default: ``time.time``.
     """
 
     def __init__(
@@ -61,8 +66,10 @@ class APIServer:
         *,
         host: str = "127.0.0.1",
         token_auth_file: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._tmp: Path | None = None
+        self._clock = clock
         if data_dir is not None:
             work = Path(data_dir)
             work.mkdir(parents=True, exist_ok=True)
@@ -111,6 +118,10 @@ class APIServer:
         thread = threading.Thread(target=run, name="cimp-apiserver", daemon=True)
         thread.start()
         server = Server(self._config, certs=self._certs, static_tokens=self._tokens)
+        if self._clock is not time.time:
+            # Token issue (TokenRequest) and verification read the same clock.
+            server.service_account_tokens._clock = self._clock
+            server.token_endpoints._clock = self._clock
         try:
             asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=30)
         except BaseException:
