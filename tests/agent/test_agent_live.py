@@ -105,13 +105,14 @@ def test_dropped_connections_lose_and_duplicate_nothing(live: Live) -> None:
     agent = live.start_agent(host=proxy.url)
     for round_ in range(3):
         # Drop the watch, keep refusing while the cluster changes, then let it back in.
-        proxy.cut(refuse=True)
+        proxy.refuse_new()
+        proxy.drop_connections()
         live.cluster.create_pod(pod_manifest(f"while-down-{round_}", "shop", NODE_A))
         live.cluster.delete_pod(
             *(("shop", f"web-a{round_}") if round_ < 2 else ("kube-system", "cni-a"))
         )
         live.cluster.create_pod(pod_manifest(f"elsewhere-{round_}", "shop", NODE_B))
-        proxy.restore()
+        proxy.refuse_new(False)
         eventually(lambda: in_sync(agent.url, live.cluster), what=f"round {round_}")
     restarts = agent.metrics.watch_restarts
     assert restarts.value(reason="error") >= 3
@@ -150,11 +151,12 @@ def test_server_restart_with_the_same_data_dir(tmp_path: Path) -> None:
 def test_gone_resource_version_relists(live: Live) -> None:
     proxy = live.proxy()
     agent = live.start_agent(host=proxy.url)
-    proxy.cut(refuse=True)
+    proxy.refuse_new()
+    proxy.drop_connections()
     live.cluster.delete_pod("shop", "web-a0")
     live.cluster.create_pod(pod_manifest("during-compaction", "shop", NODE_A))
     live.server.compact()  # what etcd compaction does: the agent's resume point is now too old
-    proxy.restore()
+    proxy.refuse_new(False)
     eventually(lambda: in_sync(agent.url, live.cluster), what="relisted after 410")
     assert agent.metrics.relists.value(reason="gone") >= 1
     assert agent.metrics.watch_restarts.value(reason="gone") >= 1
@@ -166,7 +168,7 @@ def test_throttling_and_server_errors_are_survived(live: Live) -> None:
     faults = live.server.faults
     faults.fail_next(3, 429, retry_after=1, verbs={"watch"})  # priority and fairness
     faults.fail_next(2, 503, retry_after=None, verbs={"list"})  # a rollout
-    proxy.cut()  # the agent re-watches: three 429s, each followed by >= 1 s of waiting
+    proxy.drop_connections()  # the agent re-watches: three 429s, each followed by >= 1 s of waiting
     live.cluster.create_pod(pod_manifest("during-faults", "shop", NODE_A))
     live.cluster.delete_pod("shop", "web-a1")
     live.server.compact()  # so the fourth re-watch gets 410 and the agent must list again

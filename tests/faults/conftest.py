@@ -18,88 +18,34 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from constrained_impersonation.testing import APIServer, FaultProxy
 from node_agent.agent import Agent
-from node_agent.manifests import raw_request
-from node_agent.sandbox import AGENT_NAMESPACE, AGENT_SERVICE_ACCOUNT, Sandbox, pod_manifest
+from node_agent.sandbox import AGENT_NAMESPACE, AGENT_SERVICE_ACCOUNT, Sandbox
 from node_agent.sync import SyncOptions
+from tests._agents import FAST, NODE_A, NODE_B, Pods, eventually, http_get, populate, truth
+from tests._agents import in_sync as shared_in_sync
+from tests._agents import served_pods as shared_served_pods
 
-NODE_A = "node-a"
-NODE_B = "node-b"
+__all__ = ["FAST", "NODE_A", "NODE_B", "eventually", "http_get", "populate", "truth"]
+
 AGENT_USER = f"system:serviceaccount:{AGENT_NAMESPACE}:{AGENT_SERVICE_ACCOUNT}"
-T = TypeVar("T")
-
-# Quick recovery for tests; the idle timeout stays at its production default unless a test
-# is about stalls (the embedded server sends a bookmark every 5 s).
-FAST = SyncOptions(
-    watch_timeout=30, backoff_base=0.05, backoff_max=0.5, connect_timeout=2, read_timeout=10
-)
-
-
-def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "") -> T:
-    """Poll ``check`` until it returns a truthy value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T = check()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}: last {last!r}")
-        time.sleep(0.02)
-        last = check()
-    return last
-
-
-def http_get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status), bytes(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except OSError:
-        return 0, b""
-
-
-Pods = dict[str, tuple[str, str]]
-"""``namespace/name`` -> (uid, resourceVersion)."""
 
 
 def served_pods(agent: Agent) -> Pods | None:
     """The agent's ``/pods`` (what a CNI plugin reads); None while it is not synced."""
-    status, body = http_get(agent.url + "/pods")
-    if status != 200:
-        return None
-    pods = json.loads(body)["pods"]
-    keys = [f"{p['namespace']}/{p['name']}" for p in pods]
-    assert len(keys) == len(set(keys)), f"duplicated pods in /pods: {keys}"
-    return {f"{p['namespace']}/{p['name']}": (p["uid"], p["resourceVersion"]) for p in pods}
-
-
-def truth(cluster: Sandbox, node: str) -> Pods:
-    """The server's Pods on ``node``, read as the cluster admin."""
-    query = [("fieldSelector", f"spec.nodeName={node}")]
-    status, body = raw_request(cluster.admin, "GET", "/api/v1/pods", query=query)
-    assert status == 200, body
-    return {
-        f"{i['metadata']['namespace']}/{i['metadata']['name']}": (
-            i["metadata"]["uid"],
-            i["metadata"]["resourceVersion"],
-        )
-        for i in body["items"]
-    }
+    return shared_served_pods(agent.url)
 
 
 def in_sync(agent: Agent, cluster: Sandbox, node: str = NODE_A) -> bool:
     """True when ``/pods`` equals the server's truth exactly (uids and resourceVersions)."""
-    expected = truth(cluster, node)
-    return bool(expected) and served_pods(agent) == expected
+    return shared_in_sync(agent.url, cluster, node)
 
 
 def wait_in_sync(
@@ -154,19 +100,6 @@ def unauthorized_pod_requests(server: Any, *, since: int = 0) -> list[dict[str, 
         if (event.get("responseStatus") or {}).get("code") == 401
         and str(event.get("requestURI", "")).startswith("/api/v1/pods?")
     ]
-
-
-def populate(cluster: Sandbox) -> None:
-    """Nodes a and b, three Pods on each (one with hostNetwork), in two namespaces."""
-    cluster.create_nodes(NODE_A, NODE_B)
-    cluster.create_namespace("shop")
-    for index, node in enumerate((NODE_A, NODE_B)):
-        for number in range(2):
-            cluster.create_pod(
-                pod_manifest(f"web-{node[-1]}{number}", "shop", node),
-                ip=f"10.244.{index}.{10 + number}",
-            )
-        cluster.create_pod(pod_manifest(f"cni-{node[-1]}", "kube-system", node, host_network=True))
 
 
 class SkewedClock:
