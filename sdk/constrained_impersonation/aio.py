@@ -317,10 +317,10 @@ class AsyncSession:
         return f"{type(self).__name__}({self.identity!r}, mode={self.mode!r}, scope={self.scope})"
 
 
-class NodeSession(AsyncSession):
-    """asyncio :class:`constrained_impersonation.NodeSession` (``associated-node``)."""
+class _NodeTarget(AsyncSession):
+    """What both node sessions share: the target is ``system:node:<node>``, nothing else."""
 
-    mode: ClassVar[str] = "associated-node"
+    node: str
 
     def __init__(
         self,
@@ -334,6 +334,12 @@ class NodeSession(AsyncSession):
     ) -> None:
         self.node = node
         self._setup(api_client, node_identity(node), scope, settings, telemetry, retry)
+
+
+class NodeSession(_NodeTarget):
+    """asyncio :class:`constrained_impersonation.NodeSession` (``associated-node``)."""
+
+    mode: ClassVar[str] = "associated-node"
 
     @classmethod
     def from_downward_api(
@@ -361,23 +367,10 @@ class NodeSession(AsyncSession):
         return session
 
 
-class ArbitraryNodeSession(AsyncSession):
+class ArbitraryNodeSession(_NodeTarget):
     """asyncio :class:`constrained_impersonation.ArbitraryNodeSession`."""
 
     mode: ClassVar[str] = "arbitrary-node"
-
-    def __init__(
-        self,
-        api_client: ApiClient,
-        *,
-        node: str,
-        scope: Scope,
-        settings: Settings | None = None,
-        telemetry: Telemetry | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.node = node
-        self._setup(api_client, node_identity(node), scope, settings, telemetry, retry)
 
 
 class ServiceAccountSession(AsyncSession):

@@ -285,16 +285,10 @@ def _incluster_client(settings: Settings) -> ApiClient:
     return ApiClient(configuration)
 
 
-class NodeSession(Session):
-    """Impersonate the node this process runs on (KEP-5284 story 1, ``associated-node``).
+class _NodeTarget(Session):
+    """What both node sessions share: the target is ``system:node:<node>``, nothing else."""
 
-    The server applies ``associated-node`` only when the requestor's service-account token
-    is bound to a pod on ``node`` (or to the node itself); with any other token it tries
-    ``arbitrary-node``. Targets are node-only: the server fixes the groups
-    (``system:nodes``, ``system:authenticated``).
-    """
-
-    mode: ClassVar[str] = "associated-node"
+    node: str
 
     def __init__(
         self,
@@ -308,6 +302,18 @@ class NodeSession(Session):
     ) -> None:
         self.node = node
         self._setup(api_client, node_identity(node), scope, settings, telemetry, retry)
+
+
+class NodeSession(_NodeTarget):
+    """Impersonate the node this process runs on (KEP-5284 story 1, ``associated-node``).
+
+    The server applies ``associated-node`` only when the requestor's service-account token
+    is bound to a pod on ``node`` (or to the node itself); with any other token it tries
+    ``arbitrary-node``. Targets are node-only: the server fixes the groups
+    (``system:nodes``, ``system:authenticated``).
+    """
+
+    mode: ClassVar[str] = "associated-node"
 
     @classmethod
     def from_downward_api(
@@ -348,23 +354,10 @@ class NodeSession(Session):
         return session
 
 
-class ArbitraryNodeSession(Session):
+class ArbitraryNodeSession(_NodeTarget):
     """Impersonate any node by name (``arbitrary-node``; needs a grant per node name)."""
 
     mode: ClassVar[str] = "arbitrary-node"
-
-    def __init__(
-        self,
-        api_client: ApiClient,
-        *,
-        node: str,
-        scope: Scope,
-        settings: Settings | None = None,
-        telemetry: Telemetry | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.node = node
-        self._setup(api_client, node_identity(node), scope, settings, telemetry, retry)
 
 
 class ServiceAccountSession(Session):
