@@ -47,8 +47,16 @@ test: lint types unit
 bench: venv
 	$(BIN)/python bench/run_all.py
 
+# Longer than CI allows: the fault and agent suites ten times over (flakes show up as
+# failures), then a 2,000-agent fleet through a SIGKILL and a SIGTERM restart.
+SOAK_ROUNDS ?= 10
 soak: venv
-	$(BIN)/pytest -q -m slow --timeout 3600 tests
+	for i in $$(seq $(SOAK_ROUNDS)); do \
+		echo "soak round $$i/$(SOAK_ROUNDS)"; \
+		$(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider tests/faults tests/agent || exit 1; \
+	done
+	$(BIN)/python bench/fleet.py --agents 2000 --signal KILL
+	$(BIN)/python bench/fleet.py --agents 2000 --signal TERM
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
