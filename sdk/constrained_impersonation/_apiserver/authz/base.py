@@ -101,13 +101,7 @@ class PolicyRule:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, with kube's ``omitempty`` (``verbs`` is always written)."""
-        out: dict[str, Any] = {"verbs": list(self.verbs)}
-        if self.api_groups:
-            out["apiGroups"] = list(self.api_groups)
-        if self.resources:
-            out["resources"] = list(self.resources)
-        if self.resource_names:
-            out["resourceNames"] = list(self.resource_names)
+        out = self.resource_rule()
         if self.non_resource_urls:
             out["nonResourceURLs"] = list(self.non_resource_urls)
         return out
