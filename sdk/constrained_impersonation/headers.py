@@ -24,6 +24,7 @@ from .identity import (
 )
 
 __all__ = [
+    "DOMAIN_PATH_CHARS",
     "EXTRA_PREFIX",
     "GROUP",
     "UID",
@@ -198,7 +199,8 @@ def check_constrained(identity: Identity) -> None:
                 )
 
 
-_PATH_CHARS = frozenset(
+# Characters kube accepts in the path of a domain-prefixed extra key (IsDomainPrefixedPath).
+DOMAIN_PATH_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/-._~%!$&'()*+,;=:"
 )
 
@@ -208,7 +210,7 @@ def extra_key_problem(key: str) -> str | None:
     if key == "":
         return "impersonating the empty string key in extra is not allowed"
     host, sep, path = key.partition("/")
-    if not sep or not is_dns1123_subdomain(host) or not path or not set(path) <= _PATH_CHARS:
+    if not sep or not is_dns1123_subdomain(host) or not path or not set(path) <= DOMAIN_PATH_CHARS:
         return (
             "extra keys must be domain-prefixed paths such as 'example.com/scopes' "
             "(a DNS subdomain, '/', then a path of URL-safe characters)"

@@ -16,6 +16,7 @@ __all__ = [
     "ALL_AUTHENTICATED",
     "ALL_UNAUTHENTICATED",
     "ANONYMOUS",
+    "DNS1123_SUBDOMAIN",
     "NODES_GROUP",
     "NODE_USER_PREFIX",
     "SERVICE_ACCOUNTS_GROUP",
@@ -40,7 +41,8 @@ ANONYMOUS = "system:anonymous"
 SYSTEM_MASTERS = "system:masters"
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+# The pattern alone (no length limit), for callers that report the two problems apart.
+DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def is_dns1123_label(value: str) -> bool:
@@ -50,7 +52,7 @@ def is_dns1123_label(value: str) -> bool:
 
 def is_dns1123_subdomain(value: str) -> bool:
     """RFC 1123 subdomain as Kubernetes validates it (node names, most object names)."""
-    return len(value) <= 253 and _DNS1123_SUBDOMAIN.fullmatch(value) is not None
+    return len(value) <= 253 and DNS1123_SUBDOMAIN.fullmatch(value) is not None
 
 
 def node_name_of(user: str) -> str | None:

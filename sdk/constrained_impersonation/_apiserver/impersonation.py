@@ -14,7 +14,6 @@ cache their successes for 10 seconds.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -22,11 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..headers import ParsedHeaders
+from ..headers import DOMAIN_PATH_CHARS, ParsedHeaders
 from ..identity import (
     ALL_AUTHENTICATED,
     ALL_UNAUTHENTICATED,
     ANONYMOUS,
+    DNS1123_SUBDOMAIN,
     NODES_GROUP,
     SERVICE_ACCOUNTS_GROUP,
     SYSTEM_MASTERS,
@@ -55,16 +55,10 @@ MANY_CHECKS = 4
 AUTHENTICATION_GROUP = "authentication.k8s.io"
 NODE_NAME_EXTRA = "authentication.kubernetes.io/node-name"
 ASSOCIATED_NODE_KEYS = "authentication.kubernetes.io/associated-node-keys"
-_PATH_RE_CHARS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/-._~%!$&'()*+,;=:"
-)
 _DNS1123_SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
     "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "
     r"used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-_DNS1123_SUBDOMAIN_RE = re.compile(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 )
 _ASSOCIATED_TARGET = Identity("system:node:*")
 _PATH_MSG = "Invalid path (regex used for validation is '[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+')"
@@ -212,9 +206,9 @@ def _extra_key_error(key: str) -> str | None:
         errors.append(
             f"extra.key: Invalid value: {quote(host)}: must be no more than 253 characters"
         )
-    if _DNS1123_SUBDOMAIN_RE.fullmatch(host) is None:
+    if DNS1123_SUBDOMAIN.fullmatch(host) is None:
         errors.append(f"extra.key: Invalid value: {quote(host)}: {_DNS1123_SUBDOMAIN_MSG}")
-    if not set(path) <= _PATH_RE_CHARS:
+    if not set(path) <= DOMAIN_PATH_CHARS:
         errors.append(f"extra.key: Invalid value: {quote(path)}: {_PATH_MSG}")
     if errors:
         joined = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"

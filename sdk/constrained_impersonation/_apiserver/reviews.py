@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..identity import Identity
+from ..identity import DNS1123_SUBDOMAIN, Identity
 from ..resolver import Attributes
 from ..selectors import SelectorError, parse_field_selector, parse_label_selector
 from .authz.base import Authorizer, Decision
@@ -167,7 +167,6 @@ def _metadata_errors(meta: Mapping[str, Any], allow_namespace: bool) -> list[_Fi
 
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _NAME_MSG = (
     "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
     "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
@@ -204,7 +203,7 @@ def _qualified_name_errors(key: str) -> list[str]:
         else:
             if len(prefix) > 253:
                 errors.append("prefix part must be no more than 253 characters")
-            if not _DNS_SUBDOMAIN.fullmatch(prefix):
+            if not DNS1123_SUBDOMAIN.fullmatch(prefix):
                 errors.append(_PREFIX_MSG)
     if not name:
         errors.append("name part must be non-empty")
