@@ -26,6 +26,8 @@ class RequestContext:
     user: Identity | None = None
     impersonated: bool = False
     impersonation_constraint: str = ""
+    # Time spent deciding impersonation (for the audit latency annotation of slow requests).
+    impersonation_seconds: float | None = None
     # Filled by the authorization filter, read by the audit filter.
     decision: str = ""
     decision_reason: str = ""

@@ -24,7 +24,7 @@ from ..resolver import Attributes
 from .authn import Authenticator
 from .context import CONTEXT, RequestContext, get_context
 from .impersonation import AuthorizeFn, Impersonator
-from .status import StatusError, bad_request, forbidden, unauthorized
+from .status import StatusError, bad_request, forbidden, quote, unauthorized
 
 __all__ = [
     "AuditSink",
@@ -189,9 +189,9 @@ def audit_response_started(
 
 def _slow_annotation(ctx: RequestContext, started: float) -> None:
     elapsed = time.perf_counter() - started
-    spent = ctx.annotations.pop("_impersonation_seconds", None)
+    spent = ctx.impersonation_seconds
     if spent is not None and elapsed > _SLOW_REQUEST_SECONDS:
-        ctx.annotations[IMPERSONATION_LATENCY_ANNOTATION] = f"{float(spent) * 1000:.6g}ms"
+        ctx.annotations[IMPERSONATION_LATENCY_ANNOTATION] = f"{spent * 1000:.6g}ms"
 
 
 # --------------------------------------------------------------------------- authentication
@@ -222,9 +222,6 @@ def authentication_filter(
 
 
 def _go_default_info(parsed: header_codec.ParsedHeaders) -> str:
-    def quote(s: str) -> str:
-        return json.dumps(s, ensure_ascii=False)
-
     groups = (
         "[]string{" + ", ".join(quote(g) for g in parsed.groups) + "}"
         if parsed.has_groups
@@ -276,7 +273,7 @@ def impersonation_filter(impersonator: Impersonator) -> Middleware:
         result = impersonator.impersonate(
             ctx.requestor, parsed, Attributes.from_request(ctx.requestor, ctx.info)
         )
-        ctx.annotations["_impersonation_seconds"] = str(time.perf_counter() - started)
+        ctx.impersonation_seconds = time.perf_counter() - started
         ctx.user = result.identity
         ctx.impersonated = True
         ctx.impersonation_constraint = result.constraint
