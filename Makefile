@@ -8,7 +8,12 @@ PYTEST_WORKERS ?= 2
 export UV_SYSTEM_CERTS := 1
 export UV_NATIVE_TLS := 1
 
-.PHONY: all venv lock demo test lint types unit bench soak clean
+# The real kube-apiserver the suites also run against (pinned in hack/kube/go.mod).
+KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "k8s.io/kubernetes" {print $$3}' hack/kube/go.mod)
+APISERVER ?= embedded
+CONFORMANCE_SCENARIOS ?= 300
+
+.PHONY: all venv lock demo test lint types unit unit-kube kube conformance bench soak clean
 
 all: test
 
@@ -29,8 +34,13 @@ lock: | $(UV)
 
 venv: $(BIN)/python
 
-demo: venv
-	$(BIN)/python -m node_agent.demo
+demo: venv $(if $(filter kube,$(APISERVER)),kube)
+	CIMP_APISERVER=$(APISERVER) $(BIN)/python -m node_agent.demo
+
+# kube-apiserver, kubectl, etcd and the client-go probe from pinned Go modules, into
+# .tools/kube/$(KUBE_VERSION)/ (rebuilt only when hack/kube or hack/etcd change).
+kube:
+	@hack/build-kube.sh
 
 lint: venv
 	$(BIN)/ruff check sdk agent tests bench
@@ -42,7 +52,16 @@ types: venv
 unit: venv
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
-test: lint types unit
+# The same suite against the real kube-apiserver: every test that talks to an API server
+# through the `apiserver` fixtures (the others do not depend on the backend and are deselected).
+unit-kube: venv kube
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q --apiserver=kube
+
+test: lint types unit unit-kube
+
+# Differential conformance: generated scenarios sent to both servers, every answer compared.
+conformance: venv kube
+	CIMP_SCENARIOS=$(CONFORMANCE_SCENARIOS) $(BIN)/pytest -q -p no:randomly tests/conformance --apiserver=kube
 
 bench: venv
 	$(BIN)/python bench/run_all.py

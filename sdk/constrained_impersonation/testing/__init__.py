@@ -30,6 +30,9 @@ from .._apiserver.authn import StaticTokens
 from .._apiserver.certs import ServingCerts, load_or_create
 from .._apiserver.config import ServerConfig, parse_feature_gates
 from ..identity import SYSTEM_MASTERS, Identity
+from ._assets import KUBE_VERSION, KubeBinariesNotFound
+from ._client import ClientSide
+from ._kube import KubeAPIServer, KubeAPIServerError
 from .faults import FaultProxy
 
 if TYPE_CHECKING:
@@ -38,12 +41,19 @@ if TYPE_CHECKING:
     from .._apiserver.faults import FaultInjector
     from .._apiserver.server import Server
 
-__all__ = ["APIServer", "FaultProxy"]
+__all__ = [
+    "KUBE_VERSION",
+    "APIServer",
+    "FaultProxy",
+    "KubeAPIServer",
+    "KubeAPIServerError",
+    "KubeBinariesNotFound",
+]
 
 ADMIN_USER = "kubernetes-admin"
 
 
-class APIServer:
+class APIServer(ClientSide):
     """A local kube-apiserver look-alike; use as a context manager or ``start()``/``stop()``.
 
     ``feature_gates``: ``{"ConstrainedImpersonation": False}`` or the flag form
@@ -134,9 +144,7 @@ class APIServer:
 
     def stop(self) -> None:
         """Stop serving and release the port (the data dir, if any, is kept)."""
-        for client in self._clients:
-            client.close()
-        self._clients.clear()
+        self._close_clients()
         server, loop, thread = self._server, self._loop, self._thread
         self._server = self._loop = self._thread = None
         if server is not None and loop is not None:
@@ -228,25 +236,6 @@ class APIServer:
             Identity(name, uid, tuple(groups), {k: tuple(v) for k, v in (extra or {}).items()})
         )
 
-    def api_client(self, token: str | None = None) -> ApiClient:
-        """A ``kubernetes.client.ApiClient`` for this server (admin unless ``token`` is given).
-
-        Pass ``token=""`` for an anonymous client. Clients are closed when the server stops.
-        """
-        from kubernetes import client
-
-        configuration = client.Configuration()
-        configuration.host = self.url
-        configuration.ssl_ca_cert = self.ca_file
-        configuration.verify_ssl = True
-        bearer = self.admin_token if token is None else token
-        if bearer:
-            configuration.api_key = {"authorization": bearer}
-            configuration.api_key_prefix = {"authorization": "Bearer"}
-        api = client.ApiClient(configuration)
-        self._clients.append(api)
-        return api
-
     def kubeconfig(self, token: str | None = None, *, path: str | Path | None = None) -> str:
         """Write a kubeconfig for this server (admin unless ``token``) and return its path."""
         bearer = self.admin_token if token is None else token
@@ -272,129 +261,11 @@ class APIServer:
         target.chmod(0o600)
         return str(target)
 
-    # ------------------------------------------------------------------ objects
-
-    def _call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """One admin request through the API (so validation, admission and audit apply)."""
-        import http.client
-        import ssl
-
-        context = ssl.create_default_context(cafile=self.ca_file)
-        conn = http.client.HTTPSConnection(
-            self._config.host, self._running.port, context=context, timeout=30
-        )
-        try:
-            payload = json.dumps(body).encode() if body is not None else None
-            headers = {
-                "Authorization": f"Bearer {self.admin_token}",
-                "Accept": "application/json",
-            }
-            if payload is not None:
-                headers["Content-Type"] = "application/json"
-            conn.request(method, path, body=payload, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-        finally:
-            conn.close()
-
-    def apply(self, *manifests: Mapping[str, Any] | str | Path) -> list[dict[str, Any]]:
-        """Create each object, or replace it if it exists (like ``kubectl apply``, minus the
-        three-way merge). Accepts dicts, YAML text (multi-document), and ``Path`` objects of
-        YAML files or of directories (their ``*.yaml``/``*.yml`` files, sorted, except
-        ``kustomization.yaml``).
-        Returns the stored objects; raises ``ValueError`` with the server's message on failure.
-        """
-        from .._apiserver.resources import by_kind
-
-        docs: list[Mapping[str, Any]] = []
-        for manifest in manifests:
-            if isinstance(manifest, Mapping):
-                docs.append(manifest)
-                continue
-            if isinstance(manifest, Path):
-                files = (
-                    sorted(
-                        f
-                        for f in manifest.iterdir()
-                        if f.suffix in (".yaml", ".yml") and not f.stem.startswith("kustomization")
-                    )
-                    if manifest.is_dir()
-                    else [manifest]
-                )
-                texts = [f.read_text() for f in files]
-            else:
-                texts = [manifest]
-            for text in texts:
-                docs.extend(d for d in yaml.safe_load_all(text) if d)
-        # Namespaces first, then identities and RBAC, then everything else (as helm orders).
-        order = {"Namespace": 0, "ServiceAccount": 1, "ClusterRole": 1, "Role": 1}
-        order |= {"ClusterRoleBinding": 2, "RoleBinding": 2}
-        docs.sort(key=lambda d: order.get(str(d.get("kind")), 3))
-        stored: list[dict[str, Any]] = []
-        for doc in docs:
-            api_version = str(doc.get("apiVersion", ""))
-            group = api_version.rpartition("/")[0]
-            kind = str(doc.get("kind", ""))
-            rt = by_kind(group, kind)
-            if rt is None or not rt.stored:
-                raise ValueError(f"cannot apply {api_version} {kind}: not served by this server")
-            meta = doc.get("metadata") or {}
-            namespace = str(meta.get("namespace") or ("default" if rt.namespaced else ""))
-            status, obj = self._call("POST", rt.path(namespace), doc)
-            if status == 409 and (obj or {}).get("reason") == "AlreadyExists":
-                _, current = self._call("GET", rt.path(namespace, meta["name"]))
-                replacement = json.loads(json.dumps(doc))
-                replacement.setdefault("metadata", {})["resourceVersion"] = current["metadata"][
-                    "resourceVersion"
-                ]
-                status, obj = self._call("PUT", rt.path(namespace, meta["name"]), replacement)
-            if status >= 400:
-                message = (obj or {}).get("message", status)
-                raise ValueError(f"apply {kind} {meta.get('name')!r} failed: {message}")
-            stored.append(obj)
-        return stored
-
-    def token_for(
-        self,
-        namespace: str,
-        service_account: str,
-        *,
-        pod: str | None = None,
-        node: str | None = None,
-        audiences: Sequence[str] = (),
-        expiration_seconds: int = 3600,
-    ) -> str:
-        """A service-account token issued through TokenRequest, as the kubelet gets one.
-
-        Bound to ``pod`` (in ``namespace``; the token then carries the pod's node name, which
-        associated-node impersonation needs) or to ``node``; unbound otherwise.
-        """
-        spec: dict[str, Any] = {"expirationSeconds": expiration_seconds}
-        if audiences:
-            spec["audiences"] = list(audiences)
-        if pod is not None:
-            spec["boundObjectRef"] = {"kind": "Pod", "apiVersion": "v1", "name": pod}
-        elif node is not None:
-            spec["boundObjectRef"] = {"kind": "Node", "apiVersion": "v1", "name": node}
-        status, obj = self._call(
-            "POST",
-            f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec},
-        )
-        if status >= 400:
-            raise ValueError(f"TokenRequest failed: {(obj or {}).get('message', status)}")
-        return str(obj["status"]["token"])
-
     # ------------------------------------------------------------------ observation
 
     def audit_events(self) -> list[dict[str, Any]]:
         """Every audit event (``audit.k8s.io/v1`` Event dicts) recorded since start."""
         return self._running.audit.events()
-
-    def metrics_text(self) -> str:
-        """The Prometheus text ``/metrics`` serves."""
-        return self._running.metrics.render()
 
     @property
     def faults(self) -> FaultInjector:

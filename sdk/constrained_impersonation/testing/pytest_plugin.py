@@ -1,19 +1,91 @@
 """pytest plugin (registered through the ``pytest11`` entry point): the ``apiserver`` fixture.
 
+``--apiserver=embedded`` (default) serves tests from the embedded server; ``--apiserver=kube``
+from a real kube-apiserver and etcd (``KubeAPIServer``), so one suite checks both. The
+environment variable ``CIMP_APISERVER`` sets the default. Tests that need a power only the
+embedded server has (fault injection, a fake clock, forced compaction, its internals) say so
+with ``@pytest.mark.embedded_only("<power>")`` and are skipped on the real one.
+
 Imports nothing heavy at collection time, so installing the package costs pytest runs nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+BACKENDS = ("embedded", "kube")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("constrained-impersonation")
+    group.addoption(
+        "--apiserver",
+        choices=BACKENDS,
+        default=os.environ.get("CIMP_APISERVER") or "embedded",
+        help="API server behind the `apiserver` fixture: the embedded one (default) or a real "
+        "kube-apiserver built by `make kube` or found in KUBEBUILDER_ASSETS "
+        "(default from $CIMP_APISERVER)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "embedded_only(power): needs a power only the embedded API server has (named); "
+        "skipped with --apiserver=kube",
+    )
+    if config.getoption("--apiserver", default="embedded") == "kube":
+        from ._assets import KubeBinariesNotFound, find_assets
+
+        try:
+            find_assets()
+        except KubeBinariesNotFound as exc:
+            raise pytest.UsageError(f"--apiserver=kube: {exc}") from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--apiserver", default="embedded") != "kube":
+        return
+    # A test that starts no server through these fixtures cannot tell the backends apart:
+    # it already ran with the embedded one, so a kube run leaves it out.
+    kept, independent = [], []
+    for item in items:
+        uses_backend = {"apiserver", "apiserver_class"} & set(getattr(item, "fixturenames", ()))
+        (kept if uses_backend else independent).append(item)
+        marker = item.get_closest_marker("embedded_only")
+        if uses_backend and marker is not None:
+            power = marker.args[0] if marker.args else "the embedded server"
+            item.add_marker(pytest.mark.skip(reason=f"needs {power} (embedded server only)"))
+    if independent:
+        config.hook.pytest_deselected(items=independent)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def apiserver_backend(request: pytest.FixtureRequest) -> str:
+    """``"embedded"`` or ``"kube"``: which server the ``apiserver`` fixtures start."""
+    return str(request.config.getoption("--apiserver", default="embedded"))
+
+
+@pytest.fixture(scope="session")
+def apiserver_class(apiserver_backend: str) -> Callable[..., Any]:
+    """The server class of the chosen backend: ``APIServer`` or ``KubeAPIServer``.
+
+    Both take ``feature_gates``, ``data_dir`` and ``audit_log_path`` and offer the same
+    methods, so ``with apiserver_class(audit_log_path=p) as server:`` runs on either.
+    """
+    from . import APIServer, KubeAPIServer  # type: ignore[attr-defined,unused-ignore]
+
+    return KubeAPIServer if apiserver_backend == "kube" else APIServer  # type: ignore[no-any-return]
+
 
 @pytest.fixture
-def apiserver() -> Iterator[object]:
-    """A fresh embedded API server (constrained impersonation on), stopped after the test."""
-    from . import APIServer  # type: ignore[attr-defined,unused-ignore]
-
-    with APIServer() as server:
+def apiserver(apiserver_class: Callable[..., Any]) -> Iterator[Any]:
+    """A fresh API server of the chosen backend (constrained impersonation on), stopped after
+    the test."""
+    with apiserver_class() as server:
         yield server

@@ -1,0 +1,625 @@
+"""A real kube-apiserver (and its etcd) for tests, behind the same API as ``APIServer``.
+
+Identities with uid, groups and extras are needed at run time (``add_user``); a static token
+file is read once at start and carries no extras. kube-apiserver's webhook token
+authenticator does both, so the harness serves the webhook itself (HTTPS on loopback, the
+harness's own CA, cache TTL 0): clients keep talking straight to kube-apiserver with bearer
+tokens, exactly as in a cluster. Requestheader authentication would have put a front proxy
+between every client and the server, which is the thing under test.
+
+The processes die with the Python process that started them (``PR_SET_PDEATHSIG``), and
+``stop``/``close`` leave no process, port or temporary file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+
+from .._apiserver.certs import load_or_create
+from .._apiserver.config import parse_feature_gates
+from ._assets import KUBE_VERSION, KubeAssets, find_assets
+from ._client import ClientSide
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+__all__ = ["KubeAPIServer", "KubeAPIServerError"]
+
+ADMIN_USER = "kubernetes-admin"
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+_READY_TIMEOUT = 90.0
+
+_AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [{"level": "Metadata"}],
+}
+
+
+class KubeAPIServerError(RuntimeError):
+    """kube-apiserver or etcd did not start; the message carries the tail of its log."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGKILL the child when the test process dies, however it dies."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    os.setpgid(0, 0)
+
+
+def _private(path: Path, data: str | bytes) -> None:
+    raw = data.encode() if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+
+
+class _TokenWebhook:
+    """The TokenReview webhook kube-apiserver asks about every bearer token it does not know."""
+
+    def __init__(self, cert_file: Path, key_file: Path) -> None:
+        self.users: dict[str, dict[str, Any]] = {}
+        users = self.users
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                review = json.loads(self.rfile.read(length) or b"{}")
+                user = users.get(str((review.get("spec") or {}).get("token", "")))
+                status: dict[str, Any] = {"authenticated": user is not None}
+                if user is not None:
+                    status["user"] = user
+                body = json.dumps(
+                    {
+                        "apiVersion": review.get("apiVersion", "authentication.k8s.io/v1"),
+                        "kind": "TokenReview",
+                        "status": status,
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: tokens must not reach logs."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert_file), str(key_file))
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="cimp-token-webhook", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class KubeAPIServer(ClientSide):
+    """A real kube-apiserver with etcd on loopback: ``APIServer``'s API, upstream's behaviour.
+
+    ``--authorization-mode=Node,RBAC``, NodeRestriction admission, service-account tokens
+    (TokenRequest, ES256), audit at level Metadata, ``feature_gates`` as given (the
+    ConstrainedImpersonation gate is on by default from 1.36). ``assets``: a directory with
+    ``kube-apiserver`` and ``etcd`` (default: ``$CIMP_KUBE_ASSETS``, ``$KUBEBUILDER_ASSETS``,
+    then the checkout's ``.tools/kube/<version>/`` that ``make kube`` builds).
+    ``data_dir`` keeps etcd's data, the PKI and the users, so a restart continues.
+    ``extra_args``: more kube-apiserver flags (``--flag=value``).
+    """
+
+    version = KUBE_VERSION
+
+    def __init__(
+        self,
+        feature_gates: str | Mapping[str, bool] | None = None,
+        data_dir: str | Path | None = None,
+        audit_log_path: str | Path | None = None,
+        port: int | None = None,
+        *,
+        assets: str | Path | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self._assets: KubeAssets = find_assets(assets)
+        # Validated as the embedded server does; only the gates named are passed on, so
+        # kube-apiserver keeps its own defaults for the rest.
+        self._gates = parse_feature_gates(feature_gates)
+        named = (
+            set(feature_gates)
+            if isinstance(feature_gates, Mapping)
+            else {p.partition("=")[0].strip() for p in (feature_gates or "").split(",")}
+        )
+        self._explicit_gates = {k: v for k, v in self._gates.items() if k in named}
+        self._tmp: Path | None = None
+        if data_dir is not None:
+            self._work = Path(data_dir)
+            self._work.mkdir(parents=True, exist_ok=True, mode=0o700)
+        else:
+            self._tmp = self._work = Path(tempfile.mkdtemp(prefix="cimp-kube-apiserver-"))
+        self._audit_log = (
+            Path(audit_log_path) if audit_log_path is not None else self._work / "audit.log"
+        )
+        self._port = port or 0
+        self._extra_args = tuple(extra_args)
+        self._certs = load_or_create(self._work / "pki")
+        self._users_file = self._work / "users.json"
+        self._admin_token = ""
+        self._users: dict[str, dict[str, Any]] = {}
+        if self._users_file.exists():
+            saved = json.loads(self._users_file.read_text())
+            self._admin_token, self._users = saved["admin"], saved["users"]
+        if not self._admin_token:
+            self._admin_token = uuid.uuid4().hex + uuid.uuid4().hex
+        self._etcd: subprocess.Popen[bytes] | None = None
+        self._apiserver: subprocess.Popen[bytes] | None = None
+        self._webhook: _TokenWebhook | None = None
+        self._clients: list[ApiClient] = []
+        self._etcd_ports = (0, 0)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _write_config(self) -> None:
+        pki = self._work / "pki"
+        public = self._certs.sa_private_key().public_key()
+        _private(
+            pki / "sa.pub",
+            public.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+        )
+        _private(
+            self._work / "tokens.csv", f'{self._admin_token},{ADMIN_USER},admin,"system:masters"\n'
+        )
+        _private(self._work / "audit-policy.yaml", yaml.safe_dump(_AUDIT_POLICY))
+        assert self._webhook is not None
+        webhook = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "cimp-token-webhook",
+                    "cluster": {
+                        "server": f"https://127.0.0.1:{self._webhook.port}/",
+                        "certificate-authority": str(pki / "ca.pem"),
+                    },
+                }
+            ],
+            "users": [{"name": "kube-apiserver", "user": {}}],
+            "contexts": [
+                {
+                    "name": "webhook",
+                    "context": {"cluster": "cimp-token-webhook", "user": "kube-apiserver"},
+                }
+            ],
+            "current-context": "webhook",
+        }
+        _private(self._work / "token-webhook.kubeconfig", yaml.safe_dump(webhook))
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self._work / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        try:
+            return subprocess.Popen(  # noqa: S603 - our own binaries, argv not from a shell
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl and setpgid
+                cwd=self._work,
+            )
+        finally:
+            log.close()
+
+    def _log_tail(self, name: str, lines: int = 15) -> str:
+        try:
+            text = (self._work / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _start_etcd(self) -> None:
+        client, peer = self._etcd_ports
+        if not client:
+            client, peer = _free_port(), _free_port()
+            self._etcd_ports = (client, peer)
+        self._etcd = self._spawn(
+            "etcd",
+            [
+                str(self._assets.etcd),
+                "--name=cimp",
+                f"--data-dir={self._work / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{client}",
+                f"--advertise-client-urls=http://127.0.0.1:{client}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=cimp=http://127.0.0.1:{peer}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
+
+    def _apiserver_argv(self) -> list[str]:
+        pki, work = self._work / "pki", self._work
+        gates = ",".join(f"{k}={str(v).lower()}" for k, v in sorted(self._explicit_gates.items()))
+        argv = [
+            str(self._assets.kube_apiserver),
+            f"--etcd-servers=http://127.0.0.1:{self._etcd_ports[0]}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self._port}",
+            f"--tls-cert-file={pki / 'serving.crt'}",
+            f"--tls-private-key-file={pki / 'key.pem'}",
+            f"--client-ca-file={pki / 'ca.pem'}",
+            f"--token-auth-file={work / 'tokens.csv'}",
+            f"--authentication-token-webhook-config-file={work / 'token-webhook.kubeconfig'}",
+            "--authentication-token-webhook-cache-ttl=0s",
+            "--authentication-token-webhook-version=v1",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            # No controller-manager runs, so no namespace gets its `default` service account;
+            # envtest disables this plugin for the same reason.
+            "--disable-admission-plugins=ServiceAccount",
+            f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.pem'}",
+            f"--api-audiences={SERVICE_ACCOUNT_ISSUER}",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            f"--audit-policy-file={work / 'audit-policy.yaml'}",
+            f"--audit-log-path={self._audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-mode=blocking",
+            "--allow-privileged=true",
+            "--profiling=false",
+            "--endpoint-reconciler-type=none",
+        ]
+        if gates:
+            argv.append(f"--feature-gates={gates}")
+        return [*argv, *self._extra_args]
+
+    def start(self) -> KubeAPIServer:
+        """Start etcd and kube-apiserver; returns once ``/readyz`` answers 200."""
+        if self._apiserver is not None:
+            return self
+        try:
+            pki = self._work / "pki"
+            _private(pki / "serving.crt", self._certs.cert_pem + self._certs.ca_pem)
+            self._webhook = _TokenWebhook(pki / "serving.crt", pki / "key.pem")
+            self._webhook.users.update(self._users)
+            self._write_config()
+            self._start_etcd()
+            if not self._port:
+                self._port = _free_port()
+            self._apiserver = self._spawn("kube-apiserver", self._apiserver_argv())
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while True:
+            for name, proc in (("etcd", self._etcd), ("kube-apiserver", self._apiserver)):
+                if proc is not None and proc.poll() is not None:
+                    raise KubeAPIServerError(
+                        f"{name} exited with {proc.returncode} during start-up:\n"
+                        f"{self._log_tail(name)}"
+                    )
+            with contextlib.suppress(OSError):
+                status, _ = self.request("GET", "/readyz")
+                if status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise KubeAPIServerError(
+                    f"kube-apiserver not ready after {_READY_TIMEOUT:.0f} s:\n"
+                    f"{self._log_tail('kube-apiserver')}"
+                )
+            time.sleep(0.1)
+
+    @staticmethod
+    def _end(proc: subprocess.Popen[bytes] | None) -> None:
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop kube-apiserver, etcd and the webhook (etcd's data is kept until ``close``)."""
+        self._close_clients()
+        self._end(self._apiserver)
+        self._end(self._etcd)
+        self._apiserver = self._etcd = None
+        if self._webhook is not None:
+            self._webhook.close()
+            self._webhook = None
+
+    def restart(self) -> KubeAPIServer:
+        """Stop and start again on the same ports, with the same data, PKI and users."""
+        self.stop()
+        return self.start()
+
+    def close(self) -> None:
+        self.stop()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> KubeAPIServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    # ------------------------------------------------------------------ facts
+
+    @property
+    def url(self) -> str:
+        if self._apiserver is None:
+            raise RuntimeError("the API server is not running; call start() or use `with`")
+        return f"https://127.0.0.1:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def ca_file(self) -> str:
+        return str(self._work / "pki" / "ca.pem")
+
+    @property
+    def admin_token(self) -> str:
+        """Bearer token of ``kubernetes-admin`` in ``system:masters`` (a static token)."""
+        return self._admin_token
+
+    @property
+    def feature_gates(self) -> dict[str, bool]:
+        return dict(self._gates)
+
+    @property
+    def kubectl(self) -> Path | None:
+        """The kubectl built from the same release, if it was built."""
+        return self._assets.kubectl
+
+    # ------------------------------------------------------------------ users
+
+    def _save_users(self) -> None:
+        _private(self._users_file, json.dumps({"admin": self._admin_token, "users": self._users}))
+
+    def add_user(
+        self,
+        name: str,
+        groups: Iterable[str] = (),
+        uid: str | None = None,
+        extra: Mapping[str, Sequence[str]] | None = None,
+    ) -> str:
+        """Register a user and return a bearer token that authenticates as exactly it."""
+        if not name:
+            raise ValueError("a user needs a name")
+        user: dict[str, Any] = {"username": name, "groups": list(groups)}
+        if uid is not None:
+            user["uid"] = uid
+        if extra:
+            user["extra"] = {k: list(v) for k, v in extra.items()}
+        token = uuid.uuid4().hex + uuid.uuid4().hex
+        self._users[token] = user
+        if self._webhook is not None:
+            self._webhook.users[token] = user
+        self._save_users()
+        return token
+
+    def kubeconfig(self, token: str | None = None, *, path: str | Path | None = None) -> str:
+        """Write a kubeconfig for this server (admin unless ``token``) and return its path."""
+        import base64
+
+        bearer = self.admin_token if token is None else token
+        name = "cimp-admin" if token is None else f"cimp-user-{uuid.uuid4().hex[:8]}"
+        doc: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "cimp",
+                    "cluster": {
+                        "server": self.url,
+                        "certificate-authority-data": base64.b64encode(self._certs.ca_pem).decode(),
+                    },
+                }
+            ],
+            "users": [{"name": name, "user": {"token": bearer} if bearer else {}}],
+            "contexts": [{"name": name, "context": {"cluster": "cimp", "user": name}}],
+            "current-context": name,
+        }
+        target = Path(path) if path is not None else self._work / f"{name}.kubeconfig"
+        _private(target, yaml.safe_dump(doc, sort_keys=False))
+        return str(target)
+
+    # ------------------------------------------------------------------ observation
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        """Every audit event (``audit.k8s.io/v1`` Event dicts) in the audit log so far.
+
+        kube-apiserver writes an event just after the response, so this waits until the log
+        stops growing (50 ms quiet, 2 s at most).
+        """
+        deadline = time.monotonic() + 2.0
+        size = -1
+        while time.monotonic() < deadline:
+            current = self._audit_log.stat().st_size if self._audit_log.exists() else 0
+            if current == size:
+                break
+            size = current
+            time.sleep(0.05)
+        if not self._audit_log.exists():
+            return []
+        with self._audit_log.open() as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    # ------------------------------------------------------------------ consistency
+
+    def _settle(self, stored: list[dict[str, Any]]) -> None:
+        """Wait until RBAC and the Node authorizer's graph enforce what ``apply`` wrote.
+
+        kube-apiserver's authorizers read informer caches, a few milliseconds behind etcd.
+        RBAC: a barrier Role/ClusterRole and binding written after the user's objects become
+        visible to SubjectAccessReview only after everything before them (each informer sees
+        its resource in order). Pods on a node: the node may read them once the graph has
+        the edge.
+        """
+        kinds = {str(o.get("kind")) for o in stored}
+        if kinds & {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}:
+            self._rbac_barrier()
+        for obj in stored:
+            node = (obj.get("spec") or {}).get("nodeName") if obj.get("kind") == "Pod" else None
+            if node:
+                meta = obj["metadata"]
+                self._wait_allowed(
+                    {
+                        "user": f"system:node:{node}",
+                        "groups": ["system:nodes", "system:authenticated"],
+                        "resourceAttributes": {
+                            "verb": "get",
+                            "resource": "pods",
+                            "namespace": meta["namespace"],
+                            "name": meta["name"],
+                        },
+                    }
+                )
+
+    def _wait_allowed(self, spec: dict[str, Any], timeout: float = 10.0) -> None:
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": spec,
+        }
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, body = self.request(
+                "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review
+            )
+            if status == 201 and (body.get("status") or {}).get("allowed"):
+                return
+            time.sleep(0.02)
+        raise KubeAPIServerError(f"not enforced after {timeout:.0f} s: {spec}")
+
+    def _rbac_barrier(self) -> None:
+        rbac = "/apis/rbac.authorization.k8s.io/v1"
+        tag = f"cimp-barrier-{uuid.uuid4().hex[:10]}"
+        user = f"system:cimp:{tag}"
+        subject = [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]
+        writes = [
+            (
+                f"{rbac}/clusterroles",
+                {
+                    "metadata": {"name": tag},
+                    "rules": [{"nonResourceURLs": [f"/{tag}"], "verbs": ["get"]}],
+                },
+            ),
+            (
+                f"{rbac}/clusterrolebindings",
+                {
+                    "metadata": {"name": tag},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": tag,
+                    },
+                    "subjects": subject,
+                },
+            ),
+            (
+                f"{rbac}/namespaces/default/roles",
+                {
+                    "metadata": {"name": tag},
+                    "rules": [
+                        {
+                            "apiGroups": [""],
+                            "resources": ["configmaps"],
+                            "resourceNames": [tag],
+                            "verbs": ["get"],
+                        }
+                    ],
+                },
+            ),
+            (
+                f"{rbac}/namespaces/default/rolebindings",
+                {
+                    "metadata": {"name": tag},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "Role",
+                        "name": tag,
+                    },
+                    "subjects": subject,
+                },
+            ),
+        ]
+        try:
+            for path, body in writes:
+                status, answer = self.request("POST", path, body)
+                if status >= 400:
+                    raise KubeAPIServerError(f"RBAC barrier {path}: {status} {answer}")
+            self._wait_allowed(
+                {"user": user, "nonResourceAttributes": {"verb": "get", "path": f"/{tag}"}}
+            )
+            self._wait_allowed(
+                {
+                    "user": user,
+                    "resourceAttributes": {
+                        "verb": "get",
+                        "resource": "configmaps",
+                        "namespace": "default",
+                        "name": tag,
+                    },
+                }
+            )
+        finally:
+            for path, _ in writes:
+                self.request("DELETE", f"{path}/{tag}")
