@@ -5,13 +5,17 @@
 post_params, _request_timeout)``. A session's ``ApiClient`` carries an
 :class:`ImpersonatingREST` there, which for each request:
 
-1. resolves the URL and checks it against the scope, raising ``OutOfScopeError`` before any
-   byte is sent (not even a connection is opened);
+1. resolves the URL exactly as it will reach the server (``_wirepath``: dot segments,
+   ``//``, segments the resolver does not read, characters the HTTP library would rewrite,
+   another host are refused) and checks it against the scope, raising ``OutOfScopeError``
+   before any byte is sent (not even a connection is opened);
 2. removes caller-supplied ``Impersonate-*`` headers and adds the session's impersonation
    header lines, one line per group and per extra value (urllib3 sends every value of an
    ``HTTPHeaderDict`` built with ``.add()`` as its own line; a list of tuples is rejected by
    urllib3 2.x), values as UTF-8 bytes on the wire;
-3. opens a telemetry span, applies the client-side rate limit, retries what is safe to retry
+3. never follows a redirect (the 3xx comes back as the official client's ``ApiException``:
+   following one would resend the credentials and impersonation headers unchecked);
+4. opens a telemetry span, applies the client-side rate limit, retries what is safe to retry
    (the pool's own urllib3 retries and the client's ``client_go_retries`` are switched off so
    attempts are not multiplied), and converts an impersonation 403 into
    ``ImpersonationDenied``.
@@ -32,7 +36,6 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import urllib3
 from kubernetes.client import ApiClient
@@ -47,10 +50,11 @@ from urllib3.exceptions import (
 )
 
 from . import headers as _headers
+from ._wirepath import UnsafeURL, wire_request
 from .denied import denial_for_session
-from .errors import ImpersonationError
+from .errors import ImpersonationError, OutOfScopeError
 from .identity import Identity
-from .resolver import RequestInfo, resolve_url
+from .resolver import RequestInfo
 from .retry import ErrorKind, RetryPolicy, TokenBucket
 from .scope import Scope
 from .settings import Settings
@@ -70,14 +74,17 @@ _PLAN_CACHE_SIZE = 2048
 
 
 class Plan:
-    """A resolved request and the scope's verdict on it."""
+    """A resolved request and the scope's verdict on it (``unsafe``: the URL was refused)."""
 
-    __slots__ = ("allowed", "info", "streaming")
+    __slots__ = ("allowed", "info", "streaming", "unsafe")
 
-    def __init__(self, info: RequestInfo, allowed: bool, streaming: bool) -> None:
+    def __init__(
+        self, info: RequestInfo, allowed: bool, streaming: bool, unsafe: UnsafeURL | None = None
+    ) -> None:
         self.info = info
         self.allowed = allowed
         self.streaming = streaming
+        self.unsafe = unsafe
 
 
 class Target:
@@ -85,7 +92,6 @@ class Target:
 
     __slots__ = (
         "_plans",
-        "base_path",
         "connect_timeout",
         "identity",
         "limiter",
@@ -93,6 +99,7 @@ class Target:
         "lines_text",
         "mode",
         "policy",
+        "prefix",
         "read_timeout",
         "scope",
         "single_latin1",
@@ -139,9 +146,9 @@ class Target:
         self.stream_timeout = urllib3.Timeout(connect=self.connect_timeout, read=None)
         self.warned = False
         self._plans: dict[tuple[str, str], Plan] = {}
-        # An API server behind a path prefix (https://proxy/k8s/clusters/c1): the server
-        # sees the path without it, so the scope must too.
-        self.base_path = urlsplit(host).path.rstrip("/")
+        # Requests must go to this server; what follows (after any base path such as
+        # https://proxy/k8s/clusters/c1) is the path the scope reads.
+        self.prefix = host.rstrip("/")
 
     def plan(self, method: str, url: str) -> Plan:
         """Resolve and scope-check a request; raises ``OutOfScopeError`` when not allowed.
@@ -151,25 +158,31 @@ class Target:
         key = (method, url)
         plan = self._plans.get(key)
         if plan is None:
-            info = resolve_url(method, self._server_url(url))
-            plan = Plan(info, self.scope.allows_request(info), _is_streaming(info, url))
+            plan = self._new_plan(method, url)
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.clear()
             self._plans[key] = plan
         if not plan.allowed:
             self.telemetry.refused(plan.info, mode=self.mode)
+            unsafe = plan.unsafe
+            if unsafe is not None:
+                raise OutOfScopeError(
+                    verb=plan.info.verb,
+                    resource="",
+                    path=unsafe.target,
+                    scope=self.scope,
+                    reason=unsafe.reason,
+                )
             self.scope.check(plan.info)  # raises OutOfScopeError naming request and scope
         return plan
 
-    def _server_url(self, url: str) -> str:
-        prefix = self.base_path
-        if not prefix:
-            return url
-        split = urlsplit(url)
-        path = split.path
-        if path.startswith(prefix + "/"):
-            path = path[len(prefix) :]
-        return path + (f"?{split.query}" if split.query else "")
+    def _new_plan(self, method: str, url: str) -> Plan:
+        try:
+            info = wire_request(method, url, self.prefix)
+        except UnsafeURL as unsafe:
+            info = RequestInfo(is_resource_request=False, path=unsafe.target, verb=method.lower())
+            return Plan(info, False, False, unsafe)
+        return Plan(info, self.scope.allows_request(info), _is_streaming(info, url))
 
     def sync_headers(self, given: Mapping[str, Any] | None) -> dict[str, Any] | HTTPHeaderDict:
         """Caller headers minus ``Impersonate-*``, plus the session's lines (urllib3)."""

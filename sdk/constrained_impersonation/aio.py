@@ -89,12 +89,18 @@ def _discard(resp: RESTResponse) -> None:
 
 
 class _SharedSession:
-    """The base client's aiohttp ``ClientSession``, created on first use and never closed here."""
+    """The base client's aiohttp ``ClientSession``, created on first use and never closed here.
+
+    Redirects are never followed (aiohttp's default is to follow them): the next hop would
+    receive the credentials and impersonation headers without the scope having seen it. The
+    3xx goes back to the caller, as ``ApiException`` from the official client.
+    """
 
     def __init__(self, base: Any) -> None:
         self._base = base
 
     async def request(self, **kwargs: Any) -> aiohttp.ClientResponse:
+        kwargs["allow_redirects"] = False
         session = self._base.pool_manager
         if session is None or session.closed:
             session = self._base.pool_manager = self._base._create_pool_manager()

@@ -42,7 +42,12 @@ class InvalidIdentityError(ImpersonationError, ValueError):
 
 
 class OutOfScopeError(ImpersonationError, PermissionError):
-    """A request the session did not declare; refused locally before anything was sent."""
+    """A request the session did not declare; refused locally before anything was sent.
+
+    ``reason`` is set when the URL itself was refused (a dot segment, ``//``, a character the
+    HTTP library would rewrite ...): ``path`` is then the offending request target and no
+    Rule can allow it.
+    """
 
     def __init__(
         self,
@@ -54,6 +59,7 @@ class OutOfScopeError(ImpersonationError, PermissionError):
         group: str = "",
         path: str = "",
         scope: object = None,
+        reason: str = "",
     ) -> None:
         self.verb = verb
         self.resource = resource
@@ -62,6 +68,13 @@ class OutOfScopeError(ImpersonationError, PermissionError):
         self.group = group
         self.path = path
         self.scope = scope
+        self.reason = reason
+        if reason:
+            super().__init__(
+                f"refused before sending: {verb.upper()} {path!r}: {reason}; a session sends "
+                "only URLs that reach the server exactly as its scope read them"
+            )
+            return
         if resource:
             what = resource if not group else f"{resource}.{group}"
             where = f" in namespace {namespace!r}" if namespace else " at cluster scope"

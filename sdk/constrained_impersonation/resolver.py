@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .identity import Identity
-from .selectors import SelectorError, parse_field_selector
+from .selectors import SelectorError, parse_field_selector, parse_label_selector
 
-__all__ = ["Attributes", "RequestInfo", "resolve", "resolve_url"]
+__all__ = ["Attributes", "RequestInfo", "resolve", "resolve_url", "unread_parts"]
 
 _API_PREFIXES = frozenset({"api", "apis"})
 _GROUPLESS_PREFIXES = frozenset({"api"})
@@ -119,6 +119,31 @@ def _valid_path_segment_name(name: str) -> bool:
     return name not in (".", "..") and "/" not in name and "%" not in name
 
 
+def _go_int64(raw: str) -> bool:
+    """Whether Go's ``strconv.ParseInt(raw, 10, 64)`` accepts ``raw`` (no spaces, no ``_``)."""
+    digits = raw[1:] if raw[:1] in ("+", "-") else raw
+    if not digits or not all("0" <= c <= "9" for c in digits):
+        return False
+    return -(2**63) <= int(raw) < 2**63
+
+
+def _list_options_decode(query: Query) -> bool:
+    """Whether kube would decode ``query`` as list options; if not, it reads no name from it.
+
+    Only the selectors and the two integer options can fail; booleans never do.
+    """
+    try:
+        parse_field_selector(_first(query, "fieldSelector") or "")
+        parse_label_selector(_first(query, "labelSelector") or "")
+    except SelectorError:
+        return False
+    for key in ("limit", "timeoutSeconds"):
+        raw = _first(query, key)
+        if raw is not None and not _go_int64(raw):
+            return False
+    return True
+
+
 def resolve(method: str, path: str, query: Query | str | None = None) -> RequestInfo:
     """Resolve ``method`` on ``path`` (already percent-decoded) with its query parameters.
 
@@ -160,8 +185,10 @@ def resolve(method: str, path: str, query: Query | str | None = None) -> Request
             )
         verb = rest[0]
         rest = rest[1:]
+        verb_via_path = True
     else:
         verb = _METHOD_VERBS.get(method, "")
+        verb_via_path = False
 
     namespace = ""
     if rest[0] == "namespaces" and len(rest) > 1:
@@ -179,21 +206,17 @@ def resolve(method: str, path: str, query: Query | str | None = None) -> Request
 
     field_selector = label_selector = ""
     if not name and verb == "get":
-        field_raw = _first(query, "fieldSelector")
         verb = "watch" if _watch_requested(query) else "list"
-        if field_raw is not None:
-            try:
-                requirements = parse_field_selector(field_raw)
-            except SelectorError:
-                requirements = []
-            for req in requirements:
+        if _list_options_decode(query):
+            for req in parse_field_selector(_first(query, "fieldSelector") or ""):
                 if req.field == "metadata.name" and req.operator == "=":
                     if _valid_path_segment_name(req.value):
                         name = req.value
                     break
     if not name and verb == "delete":
         verb = "deletecollection"
-    if verb in ("list", "watch", "deletecollection"):
+    # Selectors of the deprecated ``/watch/`` path verb are not authorization attributes.
+    if not verb_via_path and verb in ("list", "watch", "deletecollection"):
         field_selector = _first(query, "fieldSelector") or ""
         label_selector = _first(query, "labelSelector") or ""
 
@@ -218,3 +241,17 @@ def resolve_url(method: str, url: str) -> RequestInfo:
     """Resolve a full or relative URL, as the SDK's transport sees it."""
     split = urlsplit(url)
     return resolve(method, unquote(split.path), parse_qs(split.query, keep_blank_values=True))
+
+
+def unread_parts(info: RequestInfo) -> tuple[str, ...]:
+    """Path segments after ``resource/name/subresource`` that authorization never looks at.
+
+    kube-apiserver (and :func:`resolve`) read at most the resource, the name and, unless the
+    ``proxy`` path verb is used, the subresource; whatever follows is ignored when
+    authorizing. Only a proxied path (under the ``proxy`` subresource or path verb) has a
+    meaning there; anywhere else such segments let one request pass as another.
+    """
+    if not info.is_resource_request:
+        return ()
+    read = 2 if info.verb in _SPECIAL_VERBS_NO_SUBRESOURCES else 3
+    return info.parts[read:]
