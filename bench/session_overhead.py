@@ -253,7 +253,8 @@ def _timed(call: Callable[[], object]) -> float:
 def _layer_only(session: Any, calls: int) -> float:
     """Median of the SDK's own per-request work, without I/O."""
     rest = session.api_client.rest_client
-    url = f"http://127.0.0.1/api/v1/namespaces/{NAMESPACE}/pods?limit=500"
+    host = session.api_client.configuration.host  # a session sends only to its own server
+    url = f"{host}/api/v1/namespaces/{NAMESPACE}/pods?limit=500"
     headers = {"Accept": "application/json", "User-Agent": "x", "authorization": "Bearer x"}
     samples = []
     for _ in range(calls):
