@@ -181,19 +181,23 @@ def print_inventory(document: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- the story
 
 
-def run(manifest_dir: Path, work: Path) -> None:
+def run(manifest_dir: Path, work: Path, backend: str = "embedded") -> None:
     from kubernetes.client import CoreV1Api
 
     from constrained_impersonation import ImpersonationDenied, NodeSession, OutOfScopeError
-    from constrained_impersonation.testing import APIServer
+    from constrained_impersonation.testing import KUBE_VERSION, APIServer, KubeAPIServer
 
     from .__main__ import agent_scope
 
     started = time.monotonic()
-    with APIServer(data_dir=work / "apiserver") as server:
+    server_class = KubeAPIServer if backend == "kube" else APIServer
+    with server_class(data_dir=work / "apiserver") as server:
         cluster = Sandbox(server, manifest_dir)
 
-        section("1. An API server (embedded, kube 1.36 semantics, no cluster needed)")
+        if backend == "kube":
+            section(f"1. An API server (the real kube-apiserver {KUBE_VERSION} with etcd)")
+        else:
+            section(f"1. An API server (embedded, kube {KUBE_VERSION} semantics, no cluster)")
         row("url", server.url)
         row("ConstrainedImpersonation", server.feature_gates.get("ConstrainedImpersonation"))
 
@@ -375,11 +379,19 @@ def print_audit(events: list[dict[str, Any]], requestor: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m node_agent.demo", description=__doc__)
     parser.add_argument("--manifests", type=Path, default=manifests.DEFAULT_DIR)
+    parser.add_argument(
+        "--apiserver",
+        choices=("embedded", "kube"),
+        default=os.environ.get("CIMP_APISERVER") or "embedded",
+        help="the embedded server (default) or the real kube-apiserver built by `make kube`",
+    )
     args = parser.parse_args(argv)
+    from constrained_impersonation.testing import KubeAPIServerError, KubeBinariesNotFound
+
     with _workdir() as work:
         try:
-            run(args.manifests.resolve(), work)
-        except (DemoFailure, SandboxError) as exc:
+            run(args.manifests.resolve(), work, args.apiserver)
+        except (DemoFailure, SandboxError, KubeBinariesNotFound, KubeAPIServerError) as exc:
             print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
             return 1
     return 0
