@@ -32,9 +32,9 @@ tmp=$(mktemp -d "${out}/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 echo "make kube: building kube-apiserver, kubectl, etcd ${version} from Go modules (a cold build takes several minutes)" >&2
-if ! (cd hack/kube && go build -trimpath -ldflags="$ldflags" -o "../../$tmp/" \
+if ! (cd hack/kube && go build -buildvcs=false -trimpath -ldflags="$ldflags" -o "../../$tmp/" \
         k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl ./impersonation-probe) \
-   || ! (cd hack/etcd && go build -trimpath -ldflags="-s -w" -o "../../$tmp/etcd" .); then
+   || ! (cd hack/etcd && go build -buildvcs=false -trimpath -ldflags="-s -w" -o "../../$tmp/etcd" .); then
   echo "make kube: go build failed (see above); is the Go module proxy reachable? (go env GOPROXY: $(go env GOPROXY))" >&2
   exit 2
 fi
