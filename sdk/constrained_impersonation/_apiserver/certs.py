@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .._private_files import private_dir, write_private
 
 __all__ = ["ServingCerts", "load_or_create"]
 
@@ -45,8 +46,8 @@ class ServingCerts:
         cert_file = directory / "serving.crt"
         key_file = directory / "serving.key"
         if not cert_file.exists():
-            _write_private(cert_file, self.cert_pem + self.ca_pem)
-            _write_private(key_file, self.key_pem)
+            write_private(cert_file, self.cert_pem + self.ca_pem)
+            write_private(key_file, self.key_pem)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(str(cert_file), str(key_file))
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -56,12 +57,6 @@ class ServingCerts:
         key = serialization.load_pem_private_key(self.sa_key_pem, password=None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         return key
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
 
 
 def _create(hosts: tuple[str, ...]) -> ServingCerts:
@@ -134,7 +129,7 @@ DEFAULT_HOSTS = (
 
 def load_or_create(directory: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> ServingCerts:
     """Reuse the PKI in ``directory`` (so a restarted server keeps its CA and tokens stay valid)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     files = {name: directory / f"{name}.pem" for name in ("ca", "cert", "key", "sa")}
     if all(path.exists() for path in files.values()):
         return ServingCerts(
@@ -144,8 +139,8 @@ def load_or_create(directory: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> S
             sa_key_pem=files["sa"].read_bytes(),
         )
     certs = _create(hosts)
-    _write_private(files["ca"], certs.ca_pem)
-    _write_private(files["cert"], certs.cert_pem)
-    _write_private(files["key"], certs.key_pem)
-    _write_private(files["sa"], certs.sa_key_pem)
+    write_private(files["ca"], certs.ca_pem)
+    write_private(files["cert"], certs.cert_pem)
+    write_private(files["key"], certs.key_pem)
+    write_private(files["sa"], certs.sa_key_pem)
     return certs

@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
         "--kubeconfig-out",
         type=Path,
         metavar="PATH",
-        help="write an admin kubeconfig (system:masters) to PATH",
+        help="write an admin kubeconfig (system:masters) to PATH (mode 0600, replaced atomically)",
     )
     parser.add_argument(
         "--feature-gates",
@@ -53,7 +53,10 @@ def register(sub: Any) -> None:
         "--data-dir",
         type=Path,
         metavar="DIR",
-        help="keep objects (SQLite), certificates and tokens here across restarts",
+        help=(
+            "keep objects (SQLite), certificates and tokens here across restarts; created 0700 "
+            "(an existing DIR that group or others can access is refused), files 0600"
+        ),
     )
     parser.set_defaults(run=run)
 
@@ -66,11 +69,17 @@ def _listen(value: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._private_files import private_dir
     from ..testing import APIServer
 
     host, port = _listen(args.listen)
     if args.token_auth_file is not None and not args.token_auth_file.is_file():
         raise ValueError(f"--token-auth-file {str(args.token_auth_file)!r}: no such file")
+    if args.data_dir is not None:
+        try:
+            private_dir(args.data_dir)
+        except OSError as exc:
+            raise OSError(f"--data-dir: {exc}") from None
     server = APIServer(
         feature_gates=args.feature_gates,
         data_dir=args.data_dir,

@@ -29,6 +29,7 @@ import yaml
 from .._apiserver.authn import StaticTokens
 from .._apiserver.certs import ServingCerts, load_or_create
 from .._apiserver.config import ServerConfig, parse_feature_gates
+from .._private_files import private_dir, write_private
 from ..identity import SYSTEM_MASTERS, Identity
 from ._assets import KUBE_VERSION, KubeBinariesNotFound
 from ._client import ClientSide
@@ -81,8 +82,7 @@ class APIServer(ClientSide):
         self._tmp: Path | None = None
         self._clock = clock
         if data_dir is not None:
-            work = Path(data_dir)
-            work.mkdir(parents=True, exist_ok=True)
+            work = private_dir(data_dir)  # 0700: Secrets, keys and tokens live there
         else:
             self._tmp = Path(tempfile.mkdtemp(prefix="cimp-apiserver-"))
             work = self._tmp
@@ -218,8 +218,8 @@ class APIServer(ClientSide):
     def _new_user(self, identity: Identity) -> str:
         token = self._tokens.new_token(identity)
         if self._users_file is not None:
-            self._users_file.write_text(json.dumps(self._tokens.dump()))
-            self._users_file.chmod(0o600)
+            # Bearer tokens: private from the first byte, replaced atomically.
+            write_private(self._users_file, json.dumps(self._tokens.dump()))
         return token
 
     def add_user(
@@ -257,8 +257,7 @@ class APIServer(ClientSide):
             "current-context": name,
         }
         target = Path(path) if path is not None else self._config.work_dir / f"{name}.kubeconfig"
-        target.write_text(yaml.safe_dump(doc, sort_keys=False))
-        target.chmod(0o600)
+        write_private(target, yaml.safe_dump(doc, sort_keys=False))  # holds the token
         return str(target)
 
     # ------------------------------------------------------------------ observation

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from ..._private_files import create_private, private_dir
 from .base import DELETED, Event, Record
 from .memory import DEFAULT_HISTORY, DEFAULT_WATCH_QUEUE, MemoryStore
 
@@ -38,7 +39,7 @@ _SYNC_MODES = ("FULL", "NORMAL", "EXTRA")
 
 
 class SQLiteStore(MemoryStore):
-    """A :class:`~.base.Store` persisted in ``path`` (a file; its directory is created)."""
+    """A :class:`~.base.Store` persisted in ``path`` (a file; its directory is created 0700)."""
 
     def __init__(
         self,
@@ -52,7 +53,10 @@ class SQLiteStore(MemoryStore):
         if synchronous.upper() not in _SYNC_MODES:
             raise ValueError(f"synchronous must be one of {_SYNC_MODES}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The store holds Secret objects: its directory 0700, the database 0600 before SQLite
+        # opens it (SQLite creates the -wal and -shm files with the database file's mode).
+        private_dir(self.path.parent)
+        create_private(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
