@@ -64,7 +64,18 @@ class Response:
 
 Handler = Callable[[Request], Response]
 
-_REASONS = {200: "OK", 201: "Created", 403: "Forbidden", 404: "Not Found", 429: "Too Many"}
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many",
+}
 
 
 def empty_list(kind: str = "PodList") -> dict[str, Any]:
