@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from kubernetes.client import ApiClient
 
 from .config import DeputyConfig, parse_args
+from .logs import configure
 
 __all__ = ["main"]
 
@@ -87,11 +88,7 @@ async def _serve(config: DeputyConfig, base: ApiClient) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script entry point; returns the exit status."""
     config, args = parse_args(argv)
-    logging.basicConfig(
-        level=(config.log_level if config else "info").upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    configure(config.log_level if config else "info")  # JSON lines on stderr
     if config is None:  # --print-rbac
         from .rbac import render_yaml
 

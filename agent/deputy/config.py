@@ -65,6 +65,11 @@ RBAC (deploy/deputy/rbac.yaml, or --print-rbac for the current flags):
   userextras/<forwarded key>; impersonate-on:user-info:get on
   virtualmachineinstances/console in subresources.kubevirt.io. Nothing else.
 
+logs: one JSON object per line on stderr (ts, level, logger, msg, then fields such as
+  status, user, namespace, name); values are escaped, so no request can forge a line. The
+  namespace and name of a request are logged only after its token authenticated and they
+  are valid names; tokens never.
+
 credentials: --kubeconfig PATH, else in-cluster (the pod's projected service-account token,
 re-read when rotated, and its CA).
 

@@ -41,10 +41,11 @@ from .console import (
     valid_target,
 )
 from .kube import HandshakeRefused, KubeAPI, ReviewUnavailable, TokenRejected
+from .logs import log
 
 __all__ = ["Deputy", "status_response"]
 
-_log = logging.getLogger("deputy")
+INFO, ERROR = logging.INFO, logging.ERROR
 
 _REASONS = {
     400: "BadRequest",
@@ -127,7 +128,7 @@ class Deputy:
         await site.start()
         self._runner = runner
         self.port = int(runner.addresses[0][1]) if runner.addresses else port
-        _log.info("listening on https://%s:%d", host, self.port)
+        log(INFO, "listening", url=f"https://{host}:{self.port}")
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
@@ -145,26 +146,37 @@ class Deputy:
         return web.Response(text="ok")
 
     async def console(self, request: web.Request) -> web.StreamResponse:
-        namespace = request.match_info["namespace"]
-        name = request.match_info["name"]
+        # The namespace and name come from the URL: they are logged only once the caller is
+        # authenticated and they are valid names (an unauthenticated caller writes nothing of
+        # its choosing into the log; the log is JSON lines, so nothing forges a line anyway).
         token = _bearer(request)
         if token is None:
-            _log.info("401 for console %s/%s: no bearer token", namespace, name)
+            log(INFO, "unauthorized", status=401, reason="no bearer token", peer=request.remote)
             return _unauthorized()
         try:
             user = await self.api.review(token)
         except TokenRejected as exc:
-            _log.info("401 for console %s/%s: %s", namespace, name, exc)
+            log(INFO, "unauthorized", status=401, reason=str(exc), peer=request.remote)
             return _unauthorized()
         except ReviewUnavailable as exc:
-            _log.error("cannot authenticate users: %s", exc)
+            log(ERROR, "cannot authenticate users", status=503, error=str(exc))
             return status_response(503, "cimp-deputy cannot authenticate users right now")
         del token  # never kept, never logged
 
+        namespace = request.match_info["namespace"]
+        name = request.match_info["name"]
         if not valid_target(namespace, name):
+            log(INFO, "refused", status=400, user=user.username, reason="invalid target name")
             return status_response(400, "invalid namespace or virtual machine instance name")
         if self.config.namespaces is not None and namespace not in self.config.namespaces:
-            _log.info("403 for %s: namespace %s is not served", user.username, namespace)
+            log(
+                INFO,
+                "refused",
+                status=403,
+                user=user.username,
+                namespace=namespace,
+                reason="namespace not served",
+            )
             return status_response(
                 403, f"cimp-deputy does not serve consoles in namespace {namespace!r}"
             )
@@ -176,47 +188,57 @@ class Deputy:
             forwarded = forwarded_identity(user, self.config.forward_extra)
             session = open_session(self.base, forwarded, namespace, name, settings=self.settings)
         except RefusedIdentity as exc:
-            _log.info("403 for %s: %s", user.username, exc)
+            log(INFO, "refused", status=403, user=user.username, reason=str(exc))
             return status_response(403, str(exc))
         if forwarded.dropped_extra:
-            _log.debug(
-                "not forwarding extras of %s (not on the allow-list): %s",
-                user.username,
-                ", ".join(forwarded.dropped_extra),
+            log(
+                logging.DEBUG,
+                "extras not forwarded (not on the allow-list)",
+                user=user.username,
+                keys=list(forwarded.dropped_extra),
             )
         path = console_path(namespace, name)
         with session:  # needed only to prepare this one request
             try:
                 lines = session.prepare_request("GET", self.api.host + path)
             except OutOfScopeError as exc:  # a bug: the scope names exactly this request
-                _log.error("refused locally: %s", exc)
+                log(ERROR, "refused locally", status=500, error=str(exc))
                 return status_response(500, "cimp-deputy refused its own request")
         try:
             upstream = await self.api.open_console(path, lines, (KUBEVIRT_SUBPROTOCOL,))
         except HandshakeRefused as refused:
             return _relay_refusal(refused, user.username, namespace, name)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            _log.error("cannot reach the API server for %s/%s: %s", namespace, name, exc)
+            log(
+                ERROR,
+                "cannot reach the API server",
+                status=502,
+                namespace=namespace,
+                name=name,
+                error=str(exc),
+            )
             return status_response(502, "cimp-deputy cannot reach the API server")
         async with upstream:
             await user_ws.prepare(request)
             self._open.add(user_ws)
             started = time.monotonic()
-            _log.info(
-                "console %s/%s opened for %s groups=%s",
-                namespace,
-                name,
-                user.username,
-                json.dumps(list(forwarded.groups)),
+            log(
+                INFO,
+                "console opened",
+                namespace=namespace,
+                name=name,
+                user=user.username,
+                groups=list(forwarded.groups),
             )
             closed_by = await _relay(user_ws, upstream)
-            _log.info(
-                "console %s/%s of %s closed by %s after %.1fs",
-                namespace,
-                name,
-                user.username,
-                closed_by,
-                time.monotonic() - started,
+            log(
+                INFO,
+                "console closed",
+                namespace=namespace,
+                name=name,
+                user=user.username,
+                closed_by=closed_by,
+                seconds=round(time.monotonic() - started, 1),
             )
         return user_ws
 
@@ -231,18 +253,24 @@ def _relay_refusal(
         with contextlib.suppress(ValueError):
             status = json.loads(refused.body)
     message = status.get("message") if isinstance(status, dict) else None
-    target = f"console {namespace}/{name} for {username}"
+    target = {"namespace": namespace, "name": name, "user": username}
     if refused.status == 401:  # the deputy's own credentials, not the user's
-        _log.error("the API server rejected the deputy's credentials: %s", message)
+        log(ERROR, "the API server rejected the deputy's credentials", message=message)
         return status_response(503, "cimp-deputy cannot authenticate to the API server")
     if not 400 <= refused.status < 500 or not isinstance(status, dict):
-        _log.error("API server answered HTTP %d to %s: %s", refused.status, target, message)
+        log(
+            ERROR,
+            "unexpected answer of the API server",
+            status=refused.status,
+            message=message,
+            **target,
+        )
         return status_response(502, f"the API server answered HTTP {refused.status}")
     denial = explain_forbidden(status) if refused.status == 403 else None
     if denial is not None:  # names the deputy: its RBAC lacks a grant, an operator problem
-        _log.error("deputy RBAC is missing a grant (%s): %s", target, denial)
+        log(ERROR, "deputy RBAC is missing a grant", missing=str(denial), **target)
     else:
-        _log.info("HTTP %d, %s: %s", refused.status, target, message)
+        log(INFO, "refused by the API server", status=refused.status, message=message, **target)
     return web.json_response(status, status=refused.status)
 
 

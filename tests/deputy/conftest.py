@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import signal
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -308,3 +313,46 @@ def expired_token(server: APIServer, namespace: str, service_account: str) -> st
         expiration_seconds=3600,
     )
     return token
+
+
+class DeputyProcess:
+    """``python -m deputy`` in its own process (the real ``main``: its logging set-up, its
+    signal handling), with its stderr kept: :meth:`stop` returns every line it wrote."""
+
+    def __init__(self, cluster: Cluster, *args: str) -> None:
+        kubeconfig = cluster.server.kubeconfig(cluster.deputy_token)
+        command = [sys.executable, "-m", "deputy", "--kubeconfig", kubeconfig]
+        command += ["--listen", "127.0.0.1:0", "--tls-cert-file", str(cluster.tls.cert)]
+        command += ["--tls-private-key-file", str(cluster.tls.key), *args]
+        self.process = subprocess.Popen(
+            command,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.process.stderr is not None
+        self.lines: list[str] = []
+        port = None
+        while port is None:
+            line = self.process.stderr.readline()
+            if not line:
+                self.process.kill()
+                raise AssertionError(f"cimp-deputy exited early: {''.join(self.lines)}")
+            self.lines.append(line)
+            match = re.search(r'"url": "https://127\.0\.0\.1:(\d+)"', line)
+            port = int(match.group(1)) if match else None
+        self.url = f"https://127.0.0.1:{port}"
+
+    def stop(self) -> list[str]:
+        """SIGTERM, wait for exit status 0, return all of stderr as lines."""
+        assert self.process.stderr is not None
+        try:
+            self.process.send_signal(signal.SIGTERM)
+            assert self.process.wait(timeout=30) == 0
+            self.lines.extend(self.process.stderr.read().splitlines(keepends=True))
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self.process.stderr.close()
+        return self.lines

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +11,7 @@ import pytest
 
 from deputy.__main__ import main
 
-from .conftest import DEPLOY, VMS, Cluster, Opened, TLSFiles, open_console
+from .conftest import DEPLOY, VMS, Cluster, DeputyProcess, Opened, TLSFiles, open_console
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -98,45 +96,15 @@ def _kubeconfig(tmp_path: Path) -> Path:
 
 
 def test_a_real_run_serves_consoles_and_stops_on_sigterm(cluster: Cluster) -> None:
-    kubeconfig = cluster.server.kubeconfig(cluster.deputy_token)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "deputy",
-            "--kubeconfig",
-            kubeconfig,
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert-file",
-            str(cluster.tls.cert),
-            "--tls-private-key-file",
-            str(cluster.tls.key),
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
+    deputy = DeputyProcess(cluster)
     try:
-        lines: list[str] = []
-        port = None
-        while port is None:
-            line = process.stderr.readline()
-            assert line, f"cimp-deputy exited early: {''.join(lines)}"
-            lines.append(line)
-            match = re.search(r"listening on https://127\.0\.0\.1:(\d+)", line)
-            port = int(match.group(1)) if match else None
-        opened = open_console(f"https://127.0.0.1:{port}", cluster.alice, tls=cluster.tls)
-        assert isinstance(opened, Opened)
-        assert opened.greeting.startswith(f"connected to {VMS}/vm1 as alice ")
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        log = "".join(lines) + process.stderr.read()
-        assert "console vms/vm1 opened for alice" in log
-        assert cluster.alice not in log and cluster.deputy_token not in log
+        opened = open_console(deputy.url, cluster.alice, tls=cluster.tls)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stderr.close()
+        log = "".join(deputy.stop())
+    assert isinstance(opened, Opened)
+    assert opened.greeting.startswith(f"connected to {VMS}/vm1 as alice ")
+    records = [json.loads(line) for line in log.splitlines()]
+    assert {"msg": "console opened", "namespace": VMS, "name": "vm1", "user": "alice"}.items() <= (
+        next(r for r in records if r["msg"] == "console opened").items()
+    )
+    assert cluster.alice not in log and cluster.deputy_token not in log
