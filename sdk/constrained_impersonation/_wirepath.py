@@ -220,9 +220,7 @@ def wire_request(method: str, url: str, prefix: str = "") -> RequestInfo:
         if not segment:
             if index == last:
                 break  # the root "/" or a trailing "/"
-            hint = ""
-            if index == 0 and prefix.endswith("/"):
-                hint = " (the configured host ends with '/')"
+            hint = " (does the configured host end with '/'?)" if index == 0 else ""
             raise UnsafeURL(
                 target,
                 f"has an empty path segment ('//'){hint}: the server would split the path "

@@ -236,7 +236,10 @@ class Session:
         For transports ``api_client`` cannot carry (WebSockets through aiohttp or
         ``kubernetes.stream``): the same check as every ``api_client`` request
         (``OutOfScopeError`` before anything is sent) and the exact lines, one per group and
-        per extra value, values as text to be sent as UTF-8.
+        per extra value, values as text to be sent as UTF-8. ``url`` is the full URL on the
+        session's API server, sent unchanged: one that an HTTP library or the server would
+        read as another request (dot segments, ``//``, ``%2F``, a fragment ...) is refused
+        with ``OutOfScopeError.reason``.
         """
         if self.closed:
             raise ImpersonationError(
