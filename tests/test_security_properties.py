@@ -5,17 +5,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
 from kubernetes import client
 
 import constrained_impersonation as ci
-from constrained_impersonation.testing import APIServer
 
 
-def _scenario(server: APIServer) -> list[str]:
+def _scenario(server: Any) -> list[str]:
     """Exercise tokens of every kind (static, service-account, bound) and return them."""
     server.apply(
         """
@@ -46,11 +47,11 @@ spec: {serviceAccountName: bot, nodeName: n1, containers: [{name: c, image: x}]}
 
 
 def test_tokens_never_reach_audit_metrics_or_logs(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    apiserver_class: Callable[..., Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     audit_log = tmp_path / "audit.log"
-    with APIServer(audit_log_path=audit_log) as server:
+    with apiserver_class(audit_log_path=audit_log) as server:
         tokens = _scenario(server)
         bad = "definitely-wrong-token-abcdef"
         with pytest.raises(client.ApiException) as err:
@@ -66,8 +67,10 @@ def test_tokens_never_reach_audit_metrics_or_logs(
         assert token.rsplit(".", 1)[-1] not in text
 
 
-def test_tls_verification_is_on_by_default_everywhere(tmp_path: Path) -> None:
-    with APIServer() as server, APIServer() as other:
+def test_tls_verification_is_on_by_default_everywhere(
+    apiserver_class: Callable[..., Any], tmp_path: Path
+) -> None:
+    with apiserver_class() as server, apiserver_class() as other:
         # The official client, configured by the harness, verifies against the server's CA.
         api = server.api_client()
         assert api.configuration.verify_ssl is True
@@ -88,32 +91,32 @@ def test_tls_verification_is_on_by_default_everywhere(tmp_path: Path) -> None:
         assert "insecure-skip-tls-verify" not in Path(server.kubeconfig()).read_text()
 
 
-def test_a_refused_constrained_session_never_falls_back_to_the_requestor() -> None:
-    with APIServer() as server:
-        # The requestor itself may list pods, but may not impersonate anyone.
-        server.apply(
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRoleBinding",
-                "metadata": {"name": "c-view"},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": "view",
-                },
-                "subjects": [
-                    {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "controller"}
-                ],
-            }
-        )
-        api = server.api_client(server.add_user("controller"))
-        scope = ci.Scope(ci.Rule(verbs=["list"], resources=["pods"], namespaces=["default"]))
-        with (
-            ci.UserSession(api, user="alice", scope=scope) as session,
-            pytest.raises(ci.ImpersonationDenied),
-        ):
-            client.CoreV1Api(session.api_client).list_namespaced_pod("default")
-        mine = [e for e in server.audit_events() if e["user"].get("username") == "controller"]
-        assert mine, "the refused request is audited"
-        assert all(e["responseStatus"]["code"] == 403 for e in mine)
-        assert all("impersonate" in e["responseStatus"]["message"] for e in mine)
+def test_a_refused_constrained_session_never_falls_back_to_the_requestor(apiserver: Any) -> None:
+    server = apiserver
+    # The requestor itself may list pods, but may not impersonate anyone.
+    server.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "c-view"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "view",
+            },
+            "subjects": [
+                {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "controller"}
+            ],
+        }
+    )
+    api = server.api_client(server.add_user("controller"))
+    scope = ci.Scope(ci.Rule(verbs=["list"], resources=["pods"], namespaces=["default"]))
+    with (
+        ci.UserSession(api, user="alice", scope=scope) as session,
+        pytest.raises(ci.ImpersonationDenied),
+    ):
+        client.CoreV1Api(session.api_client).list_namespaced_pod("default")
+    mine = [e for e in server.audit_events() if e["user"].get("username") == "controller"]
+    assert mine, "the refused request is audited"
+    assert all(e["responseStatus"]["code"] == 403 for e in mine)
+    assert all("impersonate" in e["responseStatus"]["message"] for e in mine)

@@ -1,11 +1,13 @@
-"""Sessions against the embedded API server over real HTTPS: what the server sees and audits."""
+"""Sessions against an API server over real HTTPS: what the server sees and audits.
+
+The server is the one ``--apiserver`` picks (embedded or a real kube-apiserver), one per module.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +27,6 @@ SCOPE = ci.Scope(
     # The Python client asks for "/version/" (trailing slash), as kube's RBAC anticipates.
     ci.NonResourceRule(verbs=["get"], paths=["/version", "/version/"]),
 )
-
-
-def _server_class() -> Any:
-    try:
-        importlib.import_module("constrained_impersonation._apiserver.app")
-        from constrained_impersonation.testing import APIServer
-    except ImportError as exc:  # the REST layer is not in this tree yet
-        pytest.skip(f"embedded API server not available: {exc}")
-    return APIServer
 
 
 def _cluster_role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
@@ -56,14 +49,11 @@ def _cluster_binding(name: str, user: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    api_server = _server_class()
-    with api_server() as running:
-        admin = running.api_client()
-        rbac = client.RbacAuthorizationV1Api(admin)
+def server(apiserver_class: Callable[..., Any]) -> Iterator[Any]:
+    with apiserver_class() as running:
         # The deputy may impersonate alice with exactly these groups and extras (user-info),
         # and act as her only to create SelfSubjectReviews and list pods in "default".
-        rbac.create_cluster_role(
+        running.apply(
             _cluster_role(
                 "deputy",
                 [
@@ -100,9 +90,9 @@ def server() -> Iterator[Any]:
                         "verbs": ["impersonate-on:user-info:get"],
                     },
                 ],
-            )
+            ),
+            _cluster_binding("deputy", "deputy"),
         )
-        rbac.create_cluster_role_binding(_cluster_binding("deputy", "deputy"))
         running.deputy_token = running.add_user("deputy")
         yield running
 
@@ -160,7 +150,7 @@ def test_out_of_scope_request_never_reaches_the_server(server: Any, deputy: Any)
             core.list_namespaced_secret("default")
         with pytest.raises(ci.OutOfScopeError):
             core.list_namespaced_pod("kube-system")
-    events = server.audit_events()
+    events = _events_by(server, "deputy")
     assert [e for e in events if e.get("objectRef", {}).get("resource") == "secrets"] == []
     assert [e for e in events if e.get("objectRef", {}).get("namespace") == "kube-system"] == []
 
@@ -206,6 +196,7 @@ def test_missing_action_grant_is_reported_with_a_role(server: Any, deputy: Any) 
     assert (denied.role_kind, denied.role_namespace) == ("Role", "default")
 
 
+@pytest.mark.embedded_only("faults")
 def test_retries_a_429_from_the_server_for_reads_only(server: Any, deputy: Any) -> None:
     sleeps: list[float] = []
     policy = RetryPolicy(attempts=4, sleep=sleeps.append)

@@ -1,20 +1,34 @@
-"""The testing harness as users drive it: APIServer lifecycle, restart, faults, the CLI."""
+"""The testing harness as users drive it: lifecycle, restart, faults, the CLI.
+
+Tests taking ``apiserver_class``/``apiserver`` run on the backend ``--apiserver`` picks;
+the ``KubeAPIServer`` tests at the end check the real backend's own promises (nothing left
+behind, restarts, identities, a clear error without binaries).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from constrained_impersonation.testing import APIServer, FaultProxy
+from constrained_impersonation.testing import (
+    APIServer,
+    FaultProxy,
+    KubeAPIServer,
+    KubeAPIServerError,
+    KubeBinariesNotFound,
+)
 
 from ._raw import request
 
@@ -23,8 +37,10 @@ def _ns(name: str) -> client.V1Namespace:
     return client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
 
 
-def test_restart_with_data_dir_keeps_objects_tokens_and_resource_versions(tmp_path: Path) -> None:
-    server = APIServer(data_dir=tmp_path)
+def test_restart_with_data_dir_keeps_objects_tokens_and_resource_versions(
+    apiserver_class: Callable[..., Any], tmp_path: Path
+) -> None:
+    server = apiserver_class(data_dir=tmp_path / "data")
     with server:
         token = server.add_user("keeper", groups=["system:masters"])
         core = client.CoreV1Api(server.api_client(token))
@@ -39,6 +55,7 @@ def test_restart_with_data_dir_keeps_objects_tokens_and_resource_versions(tmp_pa
         assert int(again.metadata.resource_version) > rv_before
 
 
+@pytest.mark.embedded_only("in-memory storage: a restart without data_dir forgets objects")
 def test_restart_without_data_dir_starts_empty_but_keeps_users() -> None:
     with APIServer() as server:
         token = server.add_user("u", groups=["system:masters"])
@@ -51,6 +68,7 @@ def test_restart_without_data_dir_starts_empty_but_keeps_users() -> None:
         assert "gone" not in names and "default" in names
 
 
+@pytest.mark.embedded_only("compact()")
 def test_compaction_makes_old_watches_expire() -> None:
     with APIServer() as server:
         core = client.CoreV1Api(server.api_client())
@@ -72,6 +90,7 @@ def test_compaction_makes_old_watches_expire() -> None:
             assert status == 410
 
 
+@pytest.mark.embedded_only("faults")
 def test_injected_429_carries_retry_after_and_a_status() -> None:
     with APIServer() as server:
         server.faults.fail_next(1, 429, retry_after=2)
@@ -84,8 +103,9 @@ def test_injected_429_carries_retry_after_and_a_status() -> None:
         assert status == 200
 
 
-def test_fault_proxy_drops_a_watch_and_clients_see_it() -> None:
-    with APIServer() as server, FaultProxy("127.0.0.1", server.port) as proxy:
+def test_fault_proxy_drops_a_watch_and_clients_see_it(apiserver: Any) -> None:
+    server = apiserver
+    with FaultProxy("127.0.0.1", server.port) as proxy:
         api = server.api_client()
         api.configuration.host = proxy.url
         core = client.CoreV1Api(client.ApiClient(api.configuration))
@@ -101,30 +121,29 @@ def test_fault_proxy_drops_a_watch_and_clients_see_it() -> None:
         assert core.list_namespace().items  # new connections work again
 
 
-def test_kubeconfig_drives_the_official_client(tmp_path: Path) -> None:
-    with APIServer() as server:
-        token = server.add_user("viewer", groups=["viewers"])
-        path = server.kubeconfig(token)
-        api = config.new_client_from_config(config_file=path)
-        with pytest.raises(ApiException) as err:
-            client.CoreV1Api(api).list_namespace()
-        assert err.value.status == 403
-        assert (
-            'User "viewer" cannot list resource "namespaces"'
-            in json.loads(err.value.body)["message"]
-        )
+def test_kubeconfig_drives_the_official_client(apiserver: Any) -> None:
+    server = apiserver
+    token = server.add_user("viewer", groups=["viewers"])
+    path = server.kubeconfig(token)
+    api = config.new_client_from_config(config_file=path)
+    with pytest.raises(ApiException) as err:
+        client.CoreV1Api(api).list_namespace()
+    assert err.value.status == 403
+    assert (
+        'User "viewer" cannot list resource "namespaces"' in json.loads(err.value.body)["message"]
+    )
 
 
-def test_anonymous_requests_see_only_public_info() -> None:
-    with APIServer() as server:
-        assert request(server, "GET", "/version")[0] == 200
-        status, data, _ = request(server, "GET", "/api/v1/namespaces")
-        assert status == 403 and 'User "system:anonymous"' in data["message"]
+def test_anonymous_requests_see_only_public_info(apiserver: Any) -> None:
+    server = apiserver
+    assert request(server, "GET", "/version")[0] == 200
+    status, data, _ = request(server, "GET", "/api/v1/namespaces")
+    assert status == 403 and 'User "system:anonymous"' in data["message"]
 
 
-def test_unknown_feature_gate_is_a_clear_error() -> None:
+def test_unknown_feature_gate_is_a_clear_error(apiserver_class: Callable[..., Any]) -> None:
     with pytest.raises(ValueError, match="unrecognized feature gate: Bogus"):
-        APIServer(feature_gates="Bogus=true")
+        apiserver_class(feature_gates="Bogus=true")
 
 
 def test_cli_serves_until_sigterm_and_writes_a_working_kubeconfig(tmp_path: Path) -> None:
@@ -195,20 +214,134 @@ def test_cli_bad_arguments_are_one_line_errors() -> None:
     assert time.monotonic() - start < 60
 
 
-def test_token_request_with_null_fields_uses_defaults() -> None:
+def test_token_request_with_null_fields_uses_defaults(apiserver: Any) -> None:
     # kubectl 1.27-1.31 send "expirationSeconds": null and "audiences": null.
-    with APIServer() as server:
-        body = {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"audiences": None, "expirationSeconds": None, "boundObjectRef": None},
-        }
+    server = apiserver
+    # No controller creates `default` service accounts on a bare kube-apiserver.
+    server.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
+    body = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"audiences": None, "expirationSeconds": None, "boundObjectRef": None},
+    }
+    status, data, _ = request(
+        server,
+        "POST",
+        "/api/v1/namespaces/default/serviceaccounts/default/token",
+        token=server.admin_token,
+        body=body,
+    )
+    assert status == 201, data
+    assert data["spec"]["expirationSeconds"] == 3600 and data["status"]["token"]
+
+
+# --------------------------------------------------------------------------- KubeAPIServer
+
+
+def _kube(**kwargs: Any) -> KubeAPIServer:
+    try:
+        return KubeAPIServer(**kwargs)
+    except KubeBinariesNotFound as exc:
+        pytest.skip(str(exc))
+
+
+def _work_dir(server: KubeAPIServer) -> Path:
+    """The server's private directory (PKI, etcd data, logs): the parent of ``pki/``."""
+    return Path(server.ca_file).parents[1]
+
+
+def _processes_under(directory: Path) -> list[int]:
+    """Processes whose command line names ``directory`` (etcd and kube-apiserver do)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(directory) in argv and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_kube_close_leaves_no_process_port_or_temporary_directory() -> None:
+    server = _kube()
+    work = _work_dir(server)
+    with server:
+        assert len(_processes_under(work)) == 2  # etcd and kube-apiserver
+        port = server.port
+        assert not _port_is_free(port)
+    assert _processes_under(work) == []
+    assert _port_is_free(port)
+    assert not work.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra_args", "logged"),
+    [
+        (["--feature-gates=NoSuchGate=true"], "unrecognized feature gate: NoSuchGate"),
+        (["--no-such-flag"], "unknown flag: --no-such-flag"),
+    ],
+    ids=["bad-feature-gate", "unknown-flag"],
+)
+def test_kube_failed_start_says_why_and_leaves_nothing_behind(
+    extra_args: list[str], logged: str
+) -> None:
+    server = _kube(extra_args=extra_args)
+    work = _work_dir(server)
+    with pytest.raises(KubeAPIServerError) as caught, server:
+        pytest.fail("a server with a bad flag started")
+    assert "kube-apiserver exited" in str(caught.value)
+    assert logged in str(caught.value)  # the tail of kube-apiserver's own log
+    assert _processes_under(work) == []
+    assert not work.exists()
+
+
+def test_kube_restart_keeps_objects_users_and_port(tmp_path: Path) -> None:
+    with _kube() as server:
+        token = server.add_user("keeper", groups=["system:masters"])
+        core = client.CoreV1Api(server.api_client(token))
+        created = core.create_namespace(_ns("kept"))
+        port = server.port
+        server.restart()
+        assert server.port == port
+        core = client.CoreV1Api(server.api_client(token))  # the webhook still knows the token
+        assert core.read_namespace("kept").metadata.uid == created.metadata.uid
+
+
+def test_kube_add_user_is_exactly_the_identity_a_self_subject_review_reports() -> None:
+    with _kube() as server:
+        token = server.add_user(
+            "alice", groups=["dev", "ops,qa"], uid="42", extra={"example.com/team": ["a", "b"]}
+        )
         status, data, _ = request(
             server,
             "POST",
-            "/api/v1/namespaces/default/serviceaccounts/default/token",
-            token=server.admin_token,
-            body=body,
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            token=token,
+            body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
         )
         assert status == 201, data
-        assert data["spec"]["expirationSeconds"] == 3600 and data["status"]["token"]
+        assert data["status"]["userInfo"] == {
+            "username": "alice",
+            "uid": "42",
+            "groups": ["dev", "ops,qa", "system:authenticated"],
+            "extra": {"example.com/team": ["a", "b"]},
+        }
+
+
+def test_kube_without_binaries_names_make_kube(tmp_path: Path) -> None:
+    with pytest.raises(KubeBinariesNotFound, match="make kube") as caught:
+        KubeAPIServer(assets=tmp_path)
+    assert str(tmp_path) in str(caught.value)

@@ -1,4 +1,4 @@
-"""A cluster with three legacy impersonators, built on the embedded API server.
+"""A cluster with three legacy impersonators, built on the API server ``--apiserver`` picks.
 
 * ``node-agents/node-agent`` (a DaemonSet service account, token bound to ``node-1``) lists
   the pods of its node as ``system:node:node-1`` with ``Impersonate-Group: system:nodes``, as
@@ -14,7 +14,7 @@ log is the server's own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,11 @@ import urllib3
 
 from constrained_impersonation.headers import encode
 from constrained_impersonation.identity import Identity
-from constrained_impersonation.rbac.kube import KubeClient
-from constrained_impersonation.testing import APIServer
+
+from .._backends import serve_kubevirt
+
+# The embedded server or a real kube-apiserver: both offer the same harness API.
+APIServer = Any
 
 RBAC = "rbac.authorization.k8s.io"
 NODE_NAME_EXTRA = "authentication.kubernetes.io/node-name"
@@ -190,49 +193,32 @@ class Sender:
 
 
 def setup(server: APIServer, objects: list[dict[str, Any]]) -> None:
-    admin = KubeClient(server.api_client())
-    for ns in ("node-agents", "deputy-ns", "team-a"):
-        admin.create(
-            "/api/v1/namespaces",
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
-        )
-    for obj in objects:
-        plural = {
-            "ClusterRole": "clusterroles",
-            "ClusterRoleBinding": "clusterrolebindings",
-            "Role": "roles",
-            "RoleBinding": "rolebindings",
-        }[obj["kind"]]
-        ns = obj["metadata"].get("namespace")
-        path = f"/apis/{RBAC}/v1" + (f"/namespaces/{ns}" if ns else "") + f"/{plural}"
-        admin.create(path, obj)
-    admin.create(
-        "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}}
-    )
-    admin.create(
-        "/api/v1/namespaces/team-a/pods",
+    """The scenario's namespaces, RBAC, node, pod, configmap and VMI, enforced on return."""
+    serve_kubevirt(server)
+    namespaces = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        for ns in ("node-agents", "deputy-ns", "team-a")
+    ]
+    server.apply(
+        *namespaces,
+        *objects,
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}},
         {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": "web"},
+            "metadata": {"name": "web", "namespace": "team-a"},
             "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "nginx"}]},
         },
-    )
-    admin.create(
-        "/api/v1/namespaces/team-a/configmaps",
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": "settings"},
+            "metadata": {"name": "settings", "namespace": "team-a"},
             "data": {"a": "b"},
         },
-    )
-    admin.create(
-        "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances",
         {
             "apiVersion": "kubevirt.io/v1",
             "kind": "VirtualMachineInstance",
-            "metadata": {"name": "vm1"},
+            "metadata": {"name": "vm1", "namespace": "default"},
             "spec": {},
         },
     )
@@ -254,15 +240,18 @@ def traffic(sender: Sender) -> Iterator[tuple[Identity, Identity, str, str, int]
         yield requestor, target, method, uri, status
 
 
-def build(directory: Path) -> tuple[Path, Path, list[tuple[Identity, Identity, str, str, int]]]:
-    """Run the scenario; returns (audit log, RBAC YAML file, traffic with statuses)."""
+def build(
+    directory: Path, server_class: Callable[..., Any]
+) -> tuple[Path, Path, list[tuple[Identity, Identity, str, str, int]]]:
+    """Run the scenario on a ``server_class`` server; returns (audit log, RBAC YAML file,
+    traffic with statuses)."""
     import yaml
 
     audit = directory / "audit.log"
     objects = legacy_rbac()
     rbac_file = directory / "rbac.yaml"
     rbac_file.write_text(yaml.safe_dump_all(objects, sort_keys=False))
-    with APIServer(audit_log_path=audit) as server:
+    with server_class(audit_log_path=audit) as server:
         setup(server, objects)
         pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=server.ca_file)
         done = list(traffic(Sender(server, pool)))

@@ -1,17 +1,18 @@
-"""Fixtures: the three-impersonator scenario, run once per worker on the embedded server."""
+"""Fixtures: the three-impersonator scenario, run once per worker on the server of the
+backend ``--apiserver`` picks (embedded or a real kube-apiserver)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from constrained_impersonation.scope import Rule, Scope
-from constrained_impersonation.testing import APIServer
 
-from ._scenario import Sender, build, legacy_rbac, setup
+from ._scenario import APIServer, Sender, build, legacy_rbac, setup
 
 DEPUTY_SCOPE = Scope(
     Rule(
@@ -31,13 +32,17 @@ class Live:
 
 
 @pytest.fixture(scope="session")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
+def scenario(
+    apiserver_class: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, list]:
     """(audit log written by the server, RBAC YAML file, traffic with statuses)."""
-    return build(tmp_path_factory.mktemp("scenario"))
+    return build(tmp_path_factory.mktemp("scenario"), apiserver_class)
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(
+    apiserver_class: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
     """A running server: the scenario's namespaces and objects, the node agent's legacy grant
     (the deputy's and the gateway's are left out), and the constrained RBAC ``cimp rbac``
     renders for the deputy (console ``get`` in ``default``, any user, groups and uids)."""
@@ -47,7 +52,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
     deputy_rbac = render(DEPUTY_SCOPE, "user-info", "deputy-ns/deputy", groups=True, uids=True)
     audit = tmp_path_factory.mktemp("live") / "audit.log"
-    with APIServer(audit_log_path=audit) as server:
+    with apiserver_class(audit_log_path=audit) as server:
         objects = [o for o in legacy_rbac() if o["metadata"]["name"] != "impersonators-legacy"]
         setup(server, objects + deputy_rbac)
         pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=server.ca_file)

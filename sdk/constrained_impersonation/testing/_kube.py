@@ -384,7 +384,11 @@ class KubeAPIServer(ClientSide):
             self._tmp = None
 
     def __enter__(self) -> KubeAPIServer:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()  # `with` never calls __exit__ when __enter__ fails
+            raise
 
     def __exit__(
         self,
