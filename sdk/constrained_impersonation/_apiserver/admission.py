@@ -1,137 +1,568 @@
-"""NodeRestriction admission: what a node may write, even where RBAC or the Node authorizer
-would let it.
+"""Admission for nodes and mirror pods: what a node may write even where RBAC or the Node
+authorizer would let it (kube's NodeRestriction plugin), and what a mirror pod may reference
+(the mirror-pod half of kube's ServiceAccount plugin, which this server emulates).
 
 Admission runs after impersonation, so a requestor impersonating ``system:node:<n>`` (through
-arbitrary-node or associated-node) is restricted exactly like that node's kubelet: it may
-create only mirror pods bound to itself, delete and update the status of only its own pods,
-evict only its own pods, and modify only its own Node object.
+arbitrary-node or associated-node) is restricted exactly like that node's kubelet:
+
+* pods: create only mirror pods bound to itself, owned by its own Node object (controller
+  reference with the Node's uid) and referencing no other API object; delete only its own
+  pods; no update of the pod itself; ``status`` only of its own pods and without touching
+  labels; ``eviction`` only of its own pods; no other subresource;
+* nodes: only its own Node, never its taints, owner references, ``configSource`` or labels
+  outside the kubelet's set (``node-restriction.kubernetes.io/`` and unknown ``kubernetes.io``
+  / ``k8s.io`` labels);
+* ``serviceaccounts/token``: only tokens bound to a Pod (by name and uid) scheduled on itself,
+  for one audience the pod mounts (or that it is authorized to request).
+
+Messages are kube 1.37's, so a test passing here passes against kube-apiserver.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..identity import NODES_GROUP, node_name_of
+from ..identity import NODE_USER_PREFIX, NODES_GROUP, Identity
+from ..resolver import Attributes
+from .authn import GetObject
+from .authz.base import Decision
 from .hooks import Admission
-from .status import StatusError, quote
+from .objects import MIRROR_POD_ANNOTATION
+from .status import StatusError, forbidden_object, not_found, quote
 
-__all__ = ["MIRROR_POD_ANNOTATION", "node_restriction"]
+__all__ = ["MIRROR_POD_ANNOTATION", "NodeRestriction", "mirror_pod_references"]
 
-MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+AuthorizeFn = Callable[[Attributes], tuple[Decision, str]]
+Obj = dict[str, Any]
+
+_NODE_RESTRICTION_LABELS = "node-restriction.kubernetes.io"
+# Labels a kubelet may set on its own Node (k8s.io/kubelet ``IsKubeletLabel``).
+_KUBELET_LABELS = frozenset(
+    {
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "failure-domain.beta.kubernetes.io/region",
+        "beta.kubernetes.io/instance-type",
+        "node.kubernetes.io/instance-type",
+        "kubernetes.io/os",
+        "kubernetes.io/arch",
+        "beta.kubernetes.io/os",
+        "beta.kubernetes.io/arch",
+    }
+)
+_KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
+# Volume sources that reference no API object (kube's ``HasAPIObjectReference`` skips them).
+_SELF_CONTAINED_VOLUMES = frozenset(
+    {
+        "awsElasticBlockStore",
+        "azureDisk",
+        "cephfs",
+        "cinder",
+        "downwardAPI",
+        "emptyDir",
+        "fc",
+        "flexVolume",
+        "flocker",
+        "gcePersistentDisk",
+        "gitRepo",
+        "hostPath",
+        "image",
+        "iscsi",
+        "nfs",
+        "photonPersistentDisk",
+        "portworxVolume",
+        "quobyte",
+        "rbd",
+        "scaleIO",
+        "storageos",
+        "vsphereVolume",
+    }
+)
+_REFERENCING_VOLUMES = {
+    "configMap": "configmaps (via configmap volumes)",
+    "secret": "secrets (via secret volumes)",
+    "csi": "csidrivers (via CSI volumes)",
+    "glusterfs": "endpoints (via glusterFS volumes)",
+    "persistentVolumeClaim": "persistentvolumeclaims",
+    "ephemeral": "persistentvolumeclaims (via ephemeral volumes)",
+    "azureFile": "secrets (via azureFile volumes)",
+}
+_PROJECTED_SOURCES = {
+    "configMap": "configmaps (via projected volumes)",
+    "secret": "secrets (via projected volumes)",
+    "serviceAccountToken": "serviceaccounts (via projected volumes)",
+    "clusterTrustBundle": "clustertrustbundles",
+    "podCertificate": "podcertificates",
+}
+# Volume sources with a secret reference kube's ``VisitPodSecretNames`` follows.
+_SECRET_REF_VOLUMES = ("cephfs", "cinder", "flexVolume", "rbd", "scaleIO", "iscsi", "storageos")
+# Pod status fields a node may not change (kube's wording, typo included).
+_CLAIM_STATUSES = (
+    ("resourceClaimStatuses", "resource claim statues"),
+    ("extendedResourceClaimStatus", "extended resource claim status"),
+    ("nodeAllocatableResourceClaimStatuses", "node allocatable resource claim statuses"),
+)
+# In-tree volumes kube translates to a CSI driver when it checks a token audience.
+_MIGRATABLE_INLINE = {
+    "awsElasticBlockStore": "ebs.csi.aws.com",
+    "gcePersistentDisk": "pd.csi.storage.gke.io",
+    "azureDisk": "disk.csi.azure.com",
+    "azureFile": "file.csi.azure.com",
+    "cinder": "cinder.csi.openstack.org",
+    "vsphereVolume": "csi.vsphere.vmware.com",
+}
 
 
 def _forbid(adm: Admission, message: str) -> StatusError:
-    rt = adm.resource
-    qualified = f"{rt.resource}.{rt.group}" if rt.group else rt.resource
+    """kube's ``admission.NewForbidden``: named after the request's object (a create without a
+    name by its ``generateName``, or ``Unknown``)."""
     name = adm.name
-    prefix = f"{qualified} {quote(name)}" if name else qualified
-    details: dict[str, Any] = {"kind": rt.resource}
-    if name:
-        details["name"] = name
-    if rt.group:
-        details["group"] = rt.group
-    return StatusError(403, "Forbidden", f"{prefix} is forbidden: {message}", details)
+    if not name:
+        meta = _dict(_dict(adm.obj).get("metadata"))
+        name = str(meta.get("name") or meta.get("generateName") or "Unknown")
+    return forbidden_object(adm.resource.resource, adm.resource.group, name, message)
 
 
-def _node_of(obj: dict[str, Any] | None) -> str:
-    if not obj:
-        return ""
-    return str((obj.get("spec") or {}).get("nodeName") or "")
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
-def _references_secrets_or_config(pod: dict[str, Any]) -> str:
-    spec = pod.get("spec") or {}
-    if spec.get("serviceAccountName") not in (None, "", "default") or spec.get(
-        "serviceAccount"
-    ) not in (None, "", "default"):
-        return "service accounts"
-    for volume in spec.get("volumes") or []:
-        if not isinstance(volume, dict):
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dicts(value: Any) -> Iterator[Obj]:
+    """The objects of a JSON list (other items are malformed and left to validation)."""
+    return (item for item in _list(value) if isinstance(item, dict))
+
+
+def _node_of(obj: Obj | None) -> str:
+    return str(_dict(_dict(obj).get("spec")).get("nodeName") or "")
+
+
+def _labels(obj: Obj | None) -> dict[str, str]:
+    labels = _dict(_dict(_dict(obj).get("metadata")).get("labels"))
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _is_mirror(pod: Obj) -> bool:
+    annotations = _dict(_dict(pod.get("metadata")).get("annotations"))
+    return MIRROR_POD_ANNOTATION in annotations
+
+
+def _service_account_name(spec: Obj) -> str:
+    # ``serviceAccount`` is the deprecated alias kube converts into ``serviceAccountName``.
+    return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "")
+
+
+def _containers(spec: Obj) -> Iterator[Obj]:
+    for field in ("initContainers", "containers", "ephemeralContainers"):
+        for container in _list(spec.get(field)):
+            if isinstance(container, dict):
+                yield container
+
+
+def _named(ref: Any) -> bool:
+    """A reference kube's visitors count (they skip empty names)."""
+    return isinstance(ref, dict) and bool(ref.get("name"))
+
+
+def _references_secrets(spec: Obj) -> bool:
+    """kube's ``VisitPodSecretNames`` finds a name."""
+    if any(_named(ref) for ref in _list(spec.get("imagePullSecrets"))):
+        return True
+    for container in _containers(spec):
+        if any(_named(_dict(e).get("secretRef")) for e in _list(container.get("envFrom"))):
+            return True
+        for env in _list(container.get("env")):
+            if _named(_dict(_dict(env).get("valueFrom")).get("secretKeyRef")):
+                return True
+    for volume in _dicts(spec.get("volumes")):
+        if _dict(volume.get("azureFile")).get("secretName"):
+            return True
+        if any(_named(_dict(volume.get(kind)).get("secretRef")) for kind in _SECRET_REF_VOLUMES):
+            return True
+        if _named(_dict(volume.get("csi")).get("nodePublishSecretRef")):
+            return True
+        if _dict(volume.get("secret")).get("secretName"):
+            return True
+        for source in _list(_dict(volume.get("projected")).get("sources")):
+            if _named(_dict(source).get("secret")):
+                return True
+    return False
+
+
+def _references_configmaps(spec: Obj) -> bool:
+    """kube's ``VisitPodConfigmapNames`` finds a name."""
+    for container in _containers(spec):
+        if any(_named(_dict(e).get("configMapRef")) for e in _list(container.get("envFrom"))):
+            return True
+        for env in _list(container.get("env")):
+            if _named(_dict(_dict(env).get("valueFrom")).get("configMapKeyRef")):
+                return True
+    for volume in _dicts(spec.get("volumes")):
+        if _named(volume.get("configMap")):
+            return True
+        for source in _list(_dict(volume.get("projected")).get("sources")):
+            if _named(_dict(source).get("configMap")):
+                return True
+    return False
+
+
+def _volume_source(volume: Obj) -> str:
+    """The JSON key of a volume's source (kube defaults a volume without one to emptyDir)."""
+    for key in volume:
+        if key != "name" and volume[key] is not None:
+            return str(key)
+    return "emptyDir"
+
+
+def _api_object_reference(spec: Obj) -> str:
+    """What a mirror pod references that a node may not make it read (kube's
+    ``HasAPIObjectReference``), or ""; raises ValueError for a source kube does not know."""
+    if _service_account_name(spec):
+        return "serviceaccounts"
+    if _references_secrets(spec):
+        return "secrets"
+    if _references_configmaps(spec):
+        return "configmaps"
+    if _list(spec.get("resourceClaims")):
+        return "resourceclaims"
+    for volume in _dicts(spec.get("volumes")):
+        source = _volume_source(volume)
+        if source in _SELF_CONTAINED_VOLUMES:
             continue
-        if "secret" in volume:
-            return "secrets"
-        if "configMap" in volume:
-            return "configmaps"
-        if "persistentVolumeClaim" in volume:
-            return "persistentvolumeclaims"
-    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        if not isinstance(container, dict):
-            continue
-        for env in container.get("env") or []:
-            source = (env or {}).get("valueFrom") or {}
-            if "secretKeyRef" in source:
-                return "secrets"
-            if "configMapKeyRef" in source:
-                return "configmaps"
-        for env_from in container.get("envFrom") or []:
-            if "secretRef" in (env_from or {}):
-                return "secrets"
-            if "configMapRef" in (env_from or {}):
-                return "configmaps"
+        if source in _REFERENCING_VOLUMES:
+            return _REFERENCING_VOLUMES[source]
+        if source != "projected":
+            raise ValueError(f"unknown volume type for volume  {quote(str(volume.get('name')))}")
+        for projection in _dicts(_dict(volume.get("projected")).get("sources")):
+            kind = next((k for k in projection if projection[k] is not None), "")
+            if kind == "downwardAPI":
+                continue
+            if kind in _PROJECTED_SOURCES:
+                return _PROJECTED_SOURCES[kind]
+            raise ValueError(
+                f"unknown source for projected volume {quote(str(volume.get('name')))}"
+            )
     return ""
 
 
-async def node_restriction(adm: Admission) -> None:
-    """Refuse node writes beyond the node's own objects (kube's NodeRestriction plugin)."""
-    user = adm.ctx.user
-    if user is None or NODES_GROUP not in user.groups:
+async def mirror_pod_references(adm: Admission) -> None:
+    """A mirror pod (anyone's) references no service account, Secret or projected token:
+    the kubelet could not honour them (kube's ServiceAccount admission, which also leaves
+    mirror pods without a default service account)."""
+    if adm.resource.group or adm.resource.resource != "pods" or adm.subresource:
         return
-    node = node_name_of(user.user)
-    if node is None:
+    if adm.operation != "CREATE" or adm.obj is None or not _is_mirror(adm.obj):
         return
-    rt = adm.resource
-    if rt.group != "":
-        return
-    if rt.resource == "pods":
-        _pods(adm, node)
-    elif rt.resource == "nodes":
-        _nodes(adm, node)
+    spec = _dict(adm.obj.get("spec"))
+    if _service_account_name(spec):
+        raise _forbid(adm, "a mirror pod may not reference service accounts")
+    if _references_secrets(spec):
+        raise _forbid(adm, "a mirror pod may not reference secrets")
+    for volume in _list(spec.get("volumes")):
+        for source in _list(_dict(_dict(volume).get("projected")).get("sources")):
+            if _dict(source).get("serviceAccountToken") is not None:
+                raise _forbid(
+                    adm, "a mirror pod may not use ServiceAccountToken volume projections"
+                )
 
 
-def _pods(adm: Admission, node: str) -> None:
-    op, sub = adm.operation, adm.subresource
-    if sub == "" and op == "CREATE":
-        pod = adm.obj or {}
-        annotations = (pod.get("metadata") or {}).get("annotations") or {}
-        if MIRROR_POD_ANNOTATION not in annotations:
+def _node_identity(user: Identity | None) -> str | None:
+    """kube's default node identifier: ``system:node:<name>`` in ``system:nodes`` is the
+    node ``<name>`` (possibly empty, which admission refuses); anything else is no node."""
+    if user is None or not user.user.startswith(NODE_USER_PREFIX):
+        return None
+    if NODES_GROUP not in user.groups:
+        return None
+    return user.user[len(NODE_USER_PREFIX) :]
+
+
+def _is_kubernetes_label(namespace: str) -> bool:
+    return any(
+        namespace == suffix or namespace.endswith("." + suffix)
+        for suffix in ("kubernetes.io", "k8s.io")
+    )
+
+
+def _is_kubelet_label(key: str, namespace: str) -> bool:
+    if key in _KUBELET_LABELS:
+        return True
+    return any(
+        namespace == allowed or namespace.endswith("." + allowed)
+        for allowed in _KUBELET_LABEL_NAMESPACES
+    )
+
+
+def _forbidden_labels(new: Mapping[str, str], old: Mapping[str, str]) -> list[str]:
+    """Changed label keys a kubelet may not set on its own Node, sorted."""
+    changed = {k for k in new.keys() | old.keys() if new.get(k) != old.get(k)}
+    forbidden = set()
+    for key in changed:
+        namespace = key.split("/", 1)[0] if "/" in key else ""
+        restricted = namespace == _NODE_RESTRICTION_LABELS or namespace.endswith(
+            "." + _NODE_RESTRICTION_LABELS
+        )
+        unknown = _is_kubernetes_label(namespace) and not _is_kubelet_label(key, namespace)
+        if restricted or unknown:
+            forbidden.add(key)
+    return sorted(forbidden)
+
+
+class NodeRestriction:
+    """kube's NodeRestriction admission plugin (the resources this server serves)."""
+
+    def __init__(self, get_object: GetObject, authorize: AuthorizeFn) -> None:
+        self._get = get_object
+        self._authorize = authorize
+
+    async def __call__(self, adm: Admission) -> None:
+        node = _node_identity(adm.ctx.user)
+        if node is None:
+            return
+        if not node:
+            assert adm.ctx.user is not None
+            raise _forbid(adm, f"could not determine node from user {quote(adm.ctx.user.user)}")
+        rt = adm.resource
+        if rt.group != "":
+            return
+        if rt.resource == "pods":
+            self._pods(adm, node)
+        elif rt.resource == "nodes":
+            self._nodes(adm, node)
+        elif rt.resource == "serviceaccounts":
+            self._service_account(adm, node)
+
+    # ------------------------------------------------------------------ pods
+
+    def _pods(self, adm: Admission, node: str) -> None:
+        op, sub = adm.operation, adm.subresource
+        if sub == "":
+            if op == "CREATE":
+                self._pod_create(adm, node)
+            elif op == "DELETE":
+                if _node_of(adm.old) != node:
+                    raise _forbid(
+                        adm,
+                        f"node {quote(node)} can only delete pods with spec.nodeName set to itself",
+                    )
+            else:
+                raise _forbid(
+                    adm,
+                    f"unexpected operation {quote(op)}, node {quote(node)} can only create and "
+                    "delete mirror pods",
+                )
+        elif sub == "status":
+            if op != "UPDATE":
+                raise _forbid(adm, f"unexpected operation {quote(op)}")
+            if _node_of(adm.old) != node:
+                raise _forbid(
+                    adm,
+                    f"node {quote(node)} can only update pod status for pods with "  # noqa: S608
+                    "spec.nodeName set to itself",
+                )
+            if _labels(adm.obj) != _labels(adm.old):
+                raise _forbid(adm, f"node {quote(node)} cannot update labels through pod status")
+            old_status = _dict(_dict(adm.old).get("status"))
+            new_status = _dict(_dict(adm.obj).get("status"))
+            for field, what in _CLAIM_STATUSES:
+                if (old_status.get(field) or None) != (new_status.get(field) or None):
+                    raise _forbid(adm, f"node {quote(node)} cannot update {what}")
+        elif sub == "eviction":
+            if op != "CREATE":
+                raise _forbid(adm, f"unexpected operation {op}")
+            if _node_of(adm.old) != node:
+                raise _forbid(
+                    adm, f"node {node} can only evict pods with spec.nodeName set to itself"
+                )
+        else:
             raise _forbid(
                 adm,
-                f'pod does not have "{MIRROR_POD_ANNOTATION}" annotation, node '
-                f'"{node}" can only create mirror pods',
+                f"unexpected pod subresource {quote(sub)}, only 'status' and 'eviction' are "
+                "allowed",
+            )
+
+    def _pod_create(self, adm: Admission, node: str) -> None:
+        pod = adm.obj or {}
+        if not _is_mirror(pod):
+            raise _forbid(
+                adm,
+                f"pod does not have {quote(MIRROR_POD_ANNOTATION)} annotation, node "
+                f"{quote(node)} can only create mirror pods",
             )
         if _node_of(pod) != node:
             raise _forbid(
-                adm, f'node "{node}" can only create pods with spec.nodeName set to itself'
+                adm, f"node {quote(node)} can only create pods with spec.nodeName set to itself"
             )
-        referenced = _references_secrets_or_config(pod)
-        if referenced:
-            raise _forbid(adm, f'node "{node}" can not create pods that reference {referenced}')
-    elif sub == "" and op == "DELETE":
-        if _node_of(adm.old) != node:
-            raise _forbid(
-                adm, f'node "{node}" can only delete pods with spec.nodeName set to itself'
-            )
-    elif sub == "" and op == "UPDATE":
-        raise _forbid(adm, f'node "{node}" can only update pod status')
-    elif sub == "status":
-        if _node_of(adm.old) != node:
+        owners = _list(_dict(pod.get("metadata")).get("ownerReferences"))
+        if len(owners) > 1:
             raise _forbid(
                 adm,
-                f'node "{node}" can only update pod status for pods with '  # noqa: S608
-                "spec.nodeName set to itself",
+                f"node {quote(node)} can only create pods with a single owner reference set to "
+                "itself",
             )
-    elif sub == "eviction":
-        if _node_of(adm.old or adm.obj) != node:
+        if not owners:
             raise _forbid(
-                adm, f'node "{node}" can only evict pods with spec.nodeName set to itself'
+                adm,
+                f"node {quote(node)} can only create pods with an owner reference set to itself",
             )
-    elif sub == "binding":
-        raise _forbid(adm, f'node "{node}" can not bind pods')
+        owner = _dict(owners[0])
+        if (owner.get("apiVersion"), owner.get("kind"), owner.get("name")) != ("v1", "Node", node):
+            raise _forbid(
+                adm,
+                f"node {quote(node)} can only create pods with an owner reference set to itself",
+            )
+        if owner.get("controller") is not True:
+            raise _forbid(
+                adm,
+                f"node {quote(node)} can only create pods with a controller owner reference set "
+                "to itself",
+            )
+        if owner.get("blockOwnerDeletion") is True:
+            raise _forbid(
+                adm, f"node {quote(node)} must not set blockOwnerDeletion on an owner reference"
+            )
+        node_obj = self._get("", "nodes", "", node)
+        if node_obj is None:
+            raise not_found("node", node)  # an informer lister's NotFound: singular
+        uid = str(_dict(node_obj.get("metadata")).get("uid") or "")
+        if owner.get("uid", "") != uid:
+            raise _forbid(
+                adm, f"node {node} UID mismatch: expected {owner.get('uid', '')} got {uid}"
+            )
+        try:
+            referenced = _api_object_reference(_dict(pod.get("spec")))
+        except ValueError as err:
+            raise _forbid(adm, f"error checking mirror pod for API references: {err}") from None
+        if referenced:
+            raise _forbid(
+                adm, f"node {quote(node)} can not create pods that reference {referenced}"
+            )
 
+    # ------------------------------------------------------------------ nodes
 
-def _nodes(adm: Admission, node: str) -> None:
-    target = adm.name or str(((adm.obj or {}).get("metadata") or {}).get("name") or "")
-    if adm.operation in ("CREATE", "UPDATE") and target != node:
-        raise _forbid(adm, f'node "{node}" is not allowed to modify node "{target}"')
-    if adm.operation == "DELETE" and target != node:
-        raise _forbid(adm, f'node "{node}" is not allowed to delete node "{target}"')
+    def _nodes(self, adm: Admission, node: str) -> None:
+        requested = adm.name or str(_dict(_dict(adm.obj).get("metadata")).get("name") or "")
+        if requested != node:
+            raise _forbid(
+                adm, f"node {quote(node)} is not allowed to modify node {quote(requested)}"
+            )
+        new = _dict(adm.obj)
+        spec = _dict(new.get("spec"))
+        if adm.operation == "CREATE":
+            if spec.get("configSource") is not None:
+                raise _forbid(
+                    adm,
+                    f"node {quote(node)} is not allowed to create pods with a non-nil configSource",
+                )
+            forbidden = _forbidden_labels(_labels(new), {})
+            if forbidden:
+                raise _forbid(
+                    adm,
+                    f"node {quote(node)} is not allowed to set the following labels: "
+                    + ", ".join(forbidden),
+                )
+        elif adm.operation == "UPDATE":
+            old = _dict(adm.old)
+            old_spec = _dict(old.get("spec"))
+            source = spec.get("configSource")
+            if source is not None and source != old_spec.get("configSource"):
+                raise _forbid(
+                    adm,
+                    f"node {quote(node)} is not allowed to update configSource to a new non-nil "
+                    "configSource",
+                )
+            if (spec.get("taints") or None) != (old_spec.get("taints") or None):
+                raise _forbid(adm, f"node {quote(node)} is not allowed to modify taints")
+            owners = _dict(new.get("metadata")).get("ownerReferences") or None
+            if owners != (_dict(old.get("metadata")).get("ownerReferences") or None):
+                raise _forbid(adm, f"node {quote(node)} is not allowed to modify ownerReferences")
+            forbidden = _forbidden_labels(_labels(new), _labels(old))
+            if forbidden:
+                raise _forbid(adm, "is not allowed to modify labels: " + ", ".join(forbidden))
+
+    # ------------------------------------------------------------------ tokens
+
+    def _service_account(self, adm: Admission, node: str) -> None:
+        if adm.operation != "CREATE" or adm.subresource != "token":
+            return
+        spec = _dict(_dict(adm.obj).get("spec"))
+        ref = spec.get("boundObjectRef")
+        if (
+            not isinstance(ref, dict)
+            or ref.get("apiVersion") != "v1"
+            or ref.get("kind") != "Pod"
+            or not ref.get("name")
+        ):
+            raise _forbid(adm, "node requested token not bound to a pod")
+        uid = str(ref.get("uid") or "")
+        if not uid:
+            raise _forbid(adm, "node requested token with a pod binding without a uid")
+        pod = self._get("", "pods", adm.namespace, str(ref["name"]))
+        if pod is None:
+            raise not_found("pod", str(ref["name"]))  # the lister's NotFound
+        if uid != _dict(pod.get("metadata")).get("uid"):
+            raise _forbid(
+                adm,
+                f"the UID in the bound object reference ({uid}) does not match the UID in "
+                "record. The object might have been deleted and then recreated",
+            )
+        if _node_of(pod) != node:
+            raise _forbid(adm, "node requested token bound to a pod scheduled on a different node")
+        self._audience(adm, spec, pod)
+
+    def _audience(self, adm: Admission, spec: Obj, pod: Obj) -> None:
+        """A node asks only for an audience its pod mounts, or one it is authorized for."""
+        audiences = _list(spec.get("audiences"))
+        if len(audiences) > 1:
+            raise _forbid(adm, "node may only request 0 or 1 audiences")
+        audience = str(audiences[0]) if audiences else ""
+        errors: list[str] = []
+        for volume in _dicts(_dict(pod.get("spec")).get("volumes")):
+            for source in _list(_dict(volume.get("projected")).get("sources")):
+                token = _dict(source).get("serviceAccountToken")
+                if isinstance(token, dict) and str(token.get("audience") or "") == audience:
+                    return
+            # This server stores no PersistentVolumeClaims or CSIDrivers: a volume that
+            # needs them fails the lookup as kube's listers would.
+            claim = ""
+            if _dict(volume.get("ephemeral")).get("volumeClaimTemplate") is not None:
+                claim = f"{_dict(pod.get('metadata')).get('name', '')}-{volume.get('name', '')}"
+            elif isinstance(volume.get("persistentVolumeClaim"), dict):
+                claim = str(volume["persistentVolumeClaim"].get("claimName") or "")
+            if claim:
+                errors.append(f"persistentvolumeclaim {quote(claim)} not found")
+                continue
+            driver = str(_dict(volume.get("csi")).get("driver") or "")
+            driver = driver or next(
+                (d for k, d in _MIGRATABLE_INLINE.items() if volume.get(k) is not None), ""
+            )
+            if driver:
+                errors.append(f"csidriver.storage.k8s.io {quote(driver)} not found")
+        if errors:
+            unique = list(dict.fromkeys(errors))
+            joined = unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+            raise _forbid(adm, f"error validating audience {quote(audience)}: {joined}")
+        assert adm.ctx.user is not None
+        decision, _ = self._authorize(
+            Attributes(
+                user=adm.ctx.user,
+                verb="request-serviceaccounts-token-audience",
+                resource_request=True,
+                api_group="",
+                api_version="v1",
+                resource=audience,
+                namespace=adm.namespace,
+                name=adm.name,
+            )
+        )
+        if decision is not Decision.ALLOW:
+            raise _forbid(
+                adm,
+                f"{adm.ctx.user.user} is not authorized to request tokens for audience "
+                f"{quote(audience)}",
+            )

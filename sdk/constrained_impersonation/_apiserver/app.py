@@ -10,6 +10,7 @@ Build it with :func:`build_app`::
         subresources={("", "serviceaccounts", "token"): token_handler},
         connectors={...},                       # raw subresource handlers (websockets)
         admission=[node_restriction],           # hooks run on every write
+        authorize=authorizer.authorize,         # creates through PATCH/PUT need `create`
         settings=RestSettings(bookmark_interval=1.0),
     )
 
@@ -32,7 +33,10 @@ Hooks (all signatures in ``hooks.py``; every handler may raise ``StatusError``):
 * ``connectors[(group, resource, subresource)]``: ``async (request, ctx, namespace, name) ->
   web.StreamResponse`` for any method (the KubeVirt console is registered by default).
 * ``admission``: ``async (Admission) -> None`` per write (create, update, patch, delete,
-  binding, eviction), after defaulting and before validation; may mutate ``obj`` or raise.
+  binding, eviction, subresource create), after defaulting and before validation; may mutate
+  ``obj`` or raise.
+* ``authorize``: the authorizer a write consults itself: a server-side apply or a PUT that
+  creates the object also needs ``create`` (403 otherwise), as kube's create-on-update.
 * ``routes``: aiohttp ``RouteDef``s for non-resource paths (``/api``, ``/apis/<g>/<v>``,
   ``/version``, ``/openapi/v2``, ``/healthz``, ``/metrics``...); they are matched before the
   REST layer, which answers everything else (404 Status for unknown paths).
@@ -58,6 +62,7 @@ from .context import CONTEXT, RequestContext, get_context
 from .handlers import RestHandler, RestSettings, page_not_found
 from .hooks import (
     AdmissionHook,
+    AuthorizeFn,
     ConnectHandler,
     Extensions,
     ReviewHandler,
@@ -139,6 +144,7 @@ def build_app(
     subresources: Mapping[tuple[str, str, str], SubresourceHandler] | None = None,
     connectors: Mapping[tuple[str, str, str], ConnectHandler] | None = None,
     admission: Iterable[AdmissionHook] = (),
+    authorize: AuthorizeFn | None = None,
     settings: RestSettings | None = None,
 ) -> web.Application:
     """The server's aiohttp application (see the module docstring for the hooks)."""
@@ -148,6 +154,7 @@ def build_app(
         subresources=dict(subresources or {}),
         connectors={CONSOLE_KEY: console_connector(store), **(connectors or {})},
         admission=list(admission),
+        authorize=authorize,
     )
     rest = RestHandler(store, extensions, settings or RestSettings())
     app = web.Application(

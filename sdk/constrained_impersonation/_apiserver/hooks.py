@@ -14,12 +14,15 @@ from typing import Any
 
 from aiohttp import web
 
+from ..resolver import Attributes
+from .authz.base import Decision
 from .context import RequestContext
 from .resources import ResourceType
 
 __all__ = [
     "Admission",
     "AdmissionHook",
+    "AuthorizeFn",
     "ConnectHandler",
     "Extensions",
     "ReviewHandler",
@@ -54,6 +57,7 @@ class Admission:
 
 
 AdmissionHook = Callable[[Admission], Awaitable[None]]
+AuthorizeFn = Callable[[Attributes], tuple[Decision, str]]
 
 
 @dataclass
@@ -67,3 +71,6 @@ class Extensions:
     # (group, resource, subresource) → handler for any method
     connectors: dict[tuple[str, str, str], ConnectHandler] = field(default_factory=dict)
     admission: list[AdmissionHook] = field(default_factory=list)
+    # The authorizer, for what a handler authorizes itself: a PATCH (apply) or PUT that
+    # creates also needs ``create``, as in kube. None: no such check (the REST layer alone).
+    authorize: AuthorizeFn | None = None

@@ -21,6 +21,7 @@ from .resources import ResourceType
 from .storage import now_rfc3339
 
 __all__ = [
+    "MIRROR_POD_ANNOTATION",
     "Cause",
     "generate_name",
     "label_selector_matches",
@@ -263,8 +264,14 @@ def _default(rt: ResourceType, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
             default_pod_spec(spec)
-            spec.setdefault("serviceAccountName", "default")
-            spec.setdefault("serviceAccount", spec["serviceAccountName"])
+            # The ServiceAccount admission gives every pod but a mirror pod an account;
+            # ``serviceAccount`` is the deprecated alias of ``serviceAccountName``.
+            annotations = meta.get("annotations")
+            mirror = isinstance(annotations, dict) and MIRROR_POD_ANNOTATION in annotations
+            if not spec.get("serviceAccountName") and (spec.get("serviceAccount") or not mirror):
+                spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+            if spec.get("serviceAccountName"):
+                spec.setdefault("serviceAccount", spec["serviceAccountName"])
             spec.setdefault("priority", 0)
         status = obj.setdefault("status", {})
         if isinstance(status, dict):
@@ -310,6 +317,10 @@ def _default(rt: ResourceType, obj: Obj) -> None:
 
 # Resources whose main endpoint ignores status (it has its own subresource).
 _STATUS_SPLIT = {("", "pods"), ("", "nodes"), ("", "namespaces"), ("apps", "daemonsets")}
+# A pod the kubelet created from a static manifest (kube's ``MirrorPodAnnotationKey``).
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+# Status writes of these keep metadata changes (labels, annotations).
+_STATUS_KEEPS_METADATA = {("", "pods"), ("", "nodes")}
 # Resources whose metadata.generation counts spec changes.
 _GENERATION = {("", "pods"), ("apps", "daemonsets"), ("kubevirt.io", "virtualmachineinstances")}
 # kube answers DELETE of these with the object rather than a Status.
@@ -375,12 +386,23 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
 
 
 def prepare_status_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
-    """The object a ``/status`` write stores: the old object with the new status."""
+    """The object a ``/status`` write stores: the old object with the new status.
+
+    Pods and nodes also take the new labels and annotations, as kube's status strategies
+    keep everything but the spec (and a pod's owner references); admission sees them.
+    """
     out = copy.deepcopy(old)
     if "status" in obj:
         out["status"] = obj["status"]
     else:
         out.pop("status", None)
+    if (rt.group, rt.resource) in _STATUS_KEEPS_METADATA:
+        new_meta, out_meta = _meta(obj), _meta(out)
+        for field in ("labels", "annotations"):
+            if new_meta.get(field):
+                out_meta[field] = copy.deepcopy(new_meta[field])
+            else:
+                out_meta.pop(field, None)
     if (rt.group, rt.resource) == ("", "namespaces"):
         status = out.setdefault("status", {})
         if isinstance(status, dict):

@@ -16,12 +16,13 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .admission import node_restriction
+from .admission import NodeRestriction, mirror_pod_references
 from .authn import Authenticator, ServiceAccountTokens, StaticTokens
-from .authz import bootstrap_objects, new_authorizer
+from .authz import RBACAuthorizer, bootstrap_objects, new_authorizer
 from .certs import ServingCerts
 from .config import ServerConfig
 from .context import RequestContext
+from .escalation import RBACEscalation
 from .faults import FaultInjector
 from .filters import (
     AuditSink,
@@ -31,7 +32,7 @@ from .filters import (
     authorization_filter,
     impersonation_filter,
 )
-from .hooks import Extensions, ReviewHandler
+from .hooks import AdmissionHook, Extensions, ReviewHandler
 from .impersonation import Impersonator
 from .metrics import Registry
 from .reviews import REVIEW_HANDLERS
@@ -219,13 +220,22 @@ class Server:
             authorization_filter(self.authorizer.authorize),
         ]
         ext = self.extensions()
+        authorize = self.authorizer.authorize
+        rbac = next(a for _, a in self.authorizer.chain if isinstance(a, RBACAuthorizer))
+        # kube's order: ServiceAccount, NodeRestriction; then the RBAC registry's check.
+        admission: list[AdmissionHook] = [
+            mirror_pod_references,
+            NodeRestriction(self.get_object, authorize),
+            RBACEscalation(authorize, rbac),
+        ]
         app = build_app(
             self.store,
             filters=filters,
             routes=[*discovery.routes(), *openapi.routes(), *self._health_routes()],
             reviews=ext.reviews,
             subresources=ext.subresources,
-            admission=[node_restriction],
+            admission=admission,
+            authorize=authorize,
         )
         app.on_response_prepare.append(audit_response_started(self.audit))
         return app

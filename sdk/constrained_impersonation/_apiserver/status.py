@@ -21,6 +21,7 @@ __all__ = [
     "conflict",
     "forbidden",
     "forbidden_message",
+    "forbidden_object",
     "gone",
     "internal_error",
     "invalid",
@@ -208,6 +209,15 @@ def internal_error(message: str) -> StatusError:
 def quote(value: str) -> str:
     """Go's ``%q``: a double-quoted string with escapes (JSON's rules are close enough)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+def forbidden_object(resource: str, group: str, name: str, message: str) -> StatusError:
+    """403 as kube's ``apierrors.NewForbidden``: ``<resource> "<name>" is forbidden: <why>``."""
+    qualified = _qualified(resource, group)
+    head = f"{qualified} {quote(name)}" if name else qualified
+    return StatusError(
+        403, "Forbidden", f"{head} is forbidden: {message}", _details(resource, group, name)
+    )
 
 
 def forbidden_message(attrs: Attributes) -> str:

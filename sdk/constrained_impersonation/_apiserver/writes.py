@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from multidict import MultiMapping
 
+from ..resolver import Attributes
 from . import objects, schema
+from .authz.base import Decision
 from .bodies import (
     PATCH_TYPES,
     decode_json,
@@ -41,6 +43,7 @@ from .status import (
     already_exists,
     bad_request,
     conflict,
+    forbidden,
     invalid,
     not_found,
     quote,
@@ -58,6 +61,16 @@ _FIELD_VALIDATION = ("Ignore", "Strict", "Warn")
 _PROPAGATION = (FOREGROUND, BACKGROUND, ORPHAN)
 _UPDATE_RETRIES = 5
 _REASONS = {400: "BadRequest", 409: "Conflict", 413: "RequestEntityTooLarge", 422: "Invalid"}
+# Resources a PUT creates when missing (kube's ``AllowCreateOnUpdate``).
+_CREATE_ON_UPDATE = frozenset(
+    {
+        ("", "events"),
+        ("rbac.authorization.k8s.io", "roles"),
+        ("rbac.authorization.k8s.io", "clusterroles"),
+        ("rbac.authorization.k8s.io", "rolebindings"),
+        ("rbac.authorization.k8s.io", "clusterrolebindings"),
+    }
+)
 
 
 def parse_dry_run(query: MultiMapping[str]) -> bool:
@@ -246,6 +259,29 @@ class Writes:
         for hook in self.ext.admission:
             await hook(review)
 
+    def _authorize_create(
+        self, request: web.Request, ctx: RequestContext, rt: ResourceType, namespace: str, name: str
+    ) -> None:
+        """A PATCH (apply) or PUT that creates needs ``create`` too (kube's create-on-update
+        authorization, after validation), for the effective user."""
+        authorize = self.ext.authorize
+        if authorize is None:
+            return
+        attrs = Attributes(
+            user=ctx.attributes().user,
+            verb="create",
+            resource_request=True,
+            api_group=rt.group,
+            api_version=rt.version,
+            resource=rt.resource,
+            namespace=namespace,
+            name=name,
+            path=request.path,
+        )
+        decision, reason = authorize(attrs)
+        if decision is not Decision.ALLOW:
+            raise forbidden(attrs, reason)
+
     def _get(self, rt: ResourceType, namespace: str, name: str) -> Record:
         record = self.store.get(rt.group, rt.resource, namespace, name)
         if record is None:
@@ -279,16 +315,19 @@ class Writes:
         if expected_name is not None:
             self._same_name(body, expected_name)
         prefix = meta.get("generateName") if not meta.get("name") else None
-        if prefix:
-            meta["name"] = objects.generate_name(str(prefix))
         objects.prepare_create(rt, body)
         name = str(meta.get("name") or "")
         if rt.namespaced:
             self._namespace_ready(rt, namespace, name)
+        # Admission sees the object before its name is generated, as in kube.
         await self._admit(request, ctx, "CREATE", rt, "", namespace, name, body, None, dry_run)
+        if prefix:
+            meta["name"] = name = objects.generate_name(str(prefix))
         causes = objects.validate(rt, body)
         if causes:
             raise invalid(rt.kind, name, rt.group, causes)
+        if expected_name is not None:
+            self._authorize_create(request, ctx, rt, namespace, expected_name)
         if dry_run:
             if self.store.get(rt.group, rt.resource, namespace, name) is not None:
                 raise already_exists(rt.resource, name, rt.group)
@@ -367,6 +406,14 @@ class Writes:
         warnings = self._decode_resource(rt, body, mode)
         self._same_name(body, target.name)
         self._place(rt, target.namespace, body)
+        if (
+            (rt.group, rt.resource) in _CREATE_ON_UPDATE
+            and not target.subresource
+            and self.store.get(rt.group, rt.resource, target.namespace, target.name) is None
+        ):
+            return await self._create(
+                request, ctx, rt, target.namespace, body, dry_run, mode, target.name
+            )
         raw_rv = body["metadata"].get("resourceVersion") or ""
         client_rv = parse_resource_version(str(raw_rv)) if raw_rv else None
         return await self._replace(
@@ -637,7 +684,11 @@ class Writes:
                 "MethodNotAllowed",
                 "the server does not allow this method on the requested resource",
             )
+        dry_run = parse_dry_run(request.query)
         body = await self._body(request)
+        await self._admit(
+            request, ctx, "CREATE", rt, sub, target.namespace, target.name, body, None, dry_run
+        )
         result = await handler(request, ctx, target.namespace, target.name, body)
         return json_response(result, 201)
 

@@ -360,6 +360,17 @@ class _Index:
             return (), f"role.{RBAC_GROUP} {quote(binding.role_name)} not found"
         return (), f"unsupported role reference kind: {quote(binding.role_kind)}"
 
+    def reference_rules(
+        self, kind: str, name: str, namespace: str
+    ) -> tuple[PolicyRule, ...] | None:
+        """The rules of a role reference (aggregated ClusterRoles resolved), None if it names
+        no existing role (a Role needs the binding's namespace)."""
+        if kind == "ClusterRole":
+            return self.cluster_roles.rules(name) if name in self.cluster_roles else None
+        if kind == "Role" and namespace:
+            return self.roles.get((namespace, name))
+        return None
+
     def visit(self, user: Identity, namespace: str) -> Iterator[tuple[_Binding, int, str]]:
         """Applicable bindings in kube's order: cluster-wide first, then the namespace's."""
         for binding, subject_index in self.cluster_bindings.applicable(user):
@@ -441,3 +452,17 @@ class RBACAuthorizer:
 
     def rules_for(self, user: Identity, namespace: str) -> RulesReview:
         return self._current()[0].rules_for(user, namespace)
+
+    def role_references(self, user: Identity, namespace: str) -> list[tuple[str, str, str]]:
+        """``(role kind, role name, binding namespace)`` of every binding that applies to
+        ``user`` in ``namespace``, in kube's order (cluster bindings first)."""
+        return [
+            (binding.role_kind, binding.role_name, binding.namespace)
+            for binding, _, _ in self._current()[0].visit(user, namespace)
+        ]
+
+    def reference_rules(
+        self, kind: str, name: str, namespace: str
+    ) -> tuple[PolicyRule, ...] | None:
+        """The rules a role reference grants in ``namespace``, None if it resolves to no role."""
+        return self._current()[0].reference_rules(kind, name, namespace)
