@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..identity import SYSTEM_MASTERS, Identity
-from ..resolver import Attributes
+from ..resolver import Attributes, RequestInfo
 from .admission import AuthorizeFn
 from .authz.base import RBAC_GROUP, Decision, PolicyRule, aggregate_errors
 from .authz.rbac import RBACAuthorizer
@@ -230,7 +230,7 @@ class RBACEscalation:
         for kind, name, namespace in self._rbac.role_references(user, adm.ctx.info.namespace):
             found = self._rbac.reference_rules(kind, name, namespace)
             if found is None:
-                errors.append(_role_ref_error(kind, name, namespace)[1])
+                errors.append(_role_ref_error(kind, name, namespace, adm.ctx.info)[1])
             else:
                 owned.extend(found)
         missing = covers(owned, rules)
@@ -296,15 +296,19 @@ class RBACEscalation:
                 return
         rules = self._rbac.reference_rules(kind, name, namespace)
         if rules is None:
-            raise _role_ref_error(kind, name, namespace)[0]
+            raise _role_ref_error(kind, name, namespace, adm.ctx.info)[0]
         self._confirm_no_escalation(adm, user, rules)
 
 
-def _role_ref_error(kind: str, name: str, namespace: str) -> tuple[StatusError, str]:
+def _role_ref_error(
+    kind: str, name: str, namespace: str, info: RequestInfo
+) -> tuple[StatusError, str]:
     """Why a role reference resolves to nothing, as kube's RBAC registry answers it: the
-    error of a write naming it, and the text a rule resolution error shows."""
+    error of a write naming it, and the text a rule resolution error shows. kube's storage
+    names a missing object after the resource of the request (``clusterrolebindings "r" not
+    found`` for a binding to a missing ClusterRole ``r``)."""
     if kind == "ClusterRole" or (kind == "Role" and namespace):
-        err = not_found("clusterroles" if kind == "ClusterRole" else "roles", name, RBAC_GROUP)
+        err = not_found(info.resource, name, info.api_group)
         return err, err.message
     if kind == "Role":
         err = bad_request("Namespace parameter required.")
