@@ -52,7 +52,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     # A test that starts no server through these fixtures cannot tell the backends apart:
     # it already ran with the embedded one, so a kube run leaves it out.
-    kept, independent = [], []
+    kept: list[pytest.Item] = []
+    independent: list[pytest.Item] = []
     for item in items:
         uses_backend = {"apiserver", "apiserver_class"} & set(getattr(item, "fixturenames", ()))
         (kept if uses_backend else independent).append(item)
