@@ -126,6 +126,7 @@ def _run(config: AgentConfig, stop: threading.Event) -> int:
             metrics_listen=config.metrics_listen,
             output=config.output,
             options=options,
+            labels=config.labels,
         )
     except OSError as exc:
         session.close()

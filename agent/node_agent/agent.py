@@ -18,6 +18,7 @@ from .inventory import Inventory
 from .logs import log
 from .metrics import Metrics
 from .output import FileWriter, check_writable
+from .projection import LabelPolicy
 from .sync import PodSync, SyncOptions
 
 __all__ = ["Agent"]
@@ -30,7 +31,8 @@ class Agent:
     ``listen`` is the bind address of the endpoints (port 0 picks a free one);
     ``metrics_listen`` an optional second address serving only ``/metrics``, ``/healthz`` and
     ``/readyz``, for scraping without exposing the inventory; ``output`` the file to keep
-    current, or None (its directory is created; ``ValueError`` if it cannot be written).
+    current, or None (its directory is created; ``ValueError`` if it cannot be written);
+    ``labels`` which labels of each Pod are kept (default: up to 16 KiB of them).
     """
 
     def __init__(
@@ -42,13 +44,15 @@ class Agent:
         metrics_listen: tuple[str, int] | None = None,
         output: Path | None = None,
         options: SyncOptions | None = None,
+        labels: LabelPolicy | None = None,
     ) -> None:
         self.node = node
-        self.inventory = Inventory(node)
+        self.inventory = Inventory(node, labels)
         self.metrics = Metrics(
             pods_known=lambda: float(len(self.inventory)),
             ready=lambda: 1.0 if self.inventory.synced else 0.0,
             watching=lambda: 1.0 if self.sync.watching else 0.0,
+            labels_omitted=lambda: float(self.inventory.labels_omitted()),
         )
         self.sync = PodSync(api_client, node, self.inventory, self.metrics, options)
         health = HealthState(
@@ -101,6 +105,8 @@ class Agent:
             listen=self.url,
             metricsListen=self.metrics_endpoints.url if self.metrics_endpoints else None,
             output=str(self.writer.path) if self.writer else None,
+            maxLabelBytes=self.inventory.labels.max_bytes,
+            labelKeys=list(self.inventory.labels.keys) or None,
         )
         return self
 

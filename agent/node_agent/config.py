@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
 from .endpoints import parse_listen
+from .projection import DEFAULT_MAX_LABEL_BYTES, MAX_LABEL_BYTES_LIMIT, LabelPolicy
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -56,6 +57,7 @@ class AgentConfig:
     watch_timeout: float
     watch_idle_timeout: float
     log_level: str
+    labels: LabelPolicy = field(default_factory=LabelPolicy)
 
 
 def _sdk_settings_help() -> str:
@@ -83,6 +85,8 @@ environment:
   CIMP_AGENT_OUTPUT               same as --output
   CIMP_AGENT_WATCH_TIMEOUT        same as --watch-timeout
   CIMP_AGENT_WATCH_IDLE_TIMEOUT   same as --watch-idle-timeout
+  CIMP_AGENT_MAX_LABEL_BYTES      same as --max-label-bytes
+  CIMP_AGENT_LABEL_KEYS           same as --label-key, comma-separated
   CIMP_AGENT_LOG_LEVEL            same as --log-level
 
 SDK settings (constrained_impersonation.Settings), read from the environment:
@@ -92,6 +96,18 @@ SDK settings (constrained_impersonation.Settings), read from the environment:
   CIMP_RETRY_BACKOFF_MAX seconds, and relists after 410 Gone. A watch that receives neither
   an event nor a bookmark within --watch-idle-timeout is presumed stalled and re-opened
   from the last resourceVersion (cimp_agent_watch_restarts_total{{reason="idle"}}).
+
+labels (--max-label-bytes, --label-key):
+  Kubernetes bounds each label but not how many a Pod has, so whoever may create Pods on
+  this node could give each ~1 MiB of labels (110 such Pods cost an unbounded agent 370 MB).
+  Per Pod the agent keeps, from the keys allowed by --label-key (default: all), labels in
+  key order while their JSON ("key":"value",) adds up to at most --max-label-bytes (default
+  {DEFAULT_MAX_LABEL_BYTES}; ordinary Pods carry well under 2 KiB): each Pod's "labels" in /pods
+  and in the file is at most that many bytes plus 2. A Pod whose labels were cut carries
+  "labelsOmitted": <how many> (match nothing on its labels: they are incomplete) and is
+  counted by cimp_agent_pods_labels_omitted. A relist holds one list page of full Pods at
+  a time: the first asks for 4 Pods, each next one for as many as fit 4 MiB at the largest
+  average Pod size seen so far in that list (at most 500).
 
 credentials, in this order:
   1. --kubeconfig PATH (or $KUBECONFIG): the kubeconfig's user is the requestor; it needs
@@ -157,6 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {DEFAULT_WATCH_IDLE_TIMEOUT:g}; $CIMP_AGENT_WATCH_IDLE_TIMEOUT)",
     )
     parser.add_argument(
+        "--max-label-bytes",
+        metavar="BYTES",
+        type=int,
+        help="keep at most this many bytes of labels per Pod (their JSON), in key order; "
+        f"0 keeps none (default: {DEFAULT_MAX_LABEL_BYTES}, at most {MAX_LABEL_BYTES_LIMIT}; "
+        "$CIMP_AGENT_MAX_LABEL_BYTES). Cut Pods carry labelsOmitted",
+    )
+    parser.add_argument(
+        "--label-key",
+        metavar="KEY",
+        action="append",
+        default=None,
+        help="keep only this label key; 'prefix*' keeps every key with that prefix, e.g. "
+        "app.kubernetes.io/* (repeatable; default: every key; $CIMP_AGENT_LABEL_KEYS)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         help="log verbosity (default: info; $CIMP_AGENT_LOG_LEVEL)",
@@ -211,6 +243,20 @@ def parse_args(
     log_level = pick(args.log_level, "CIMP_AGENT_LOG_LEVEL", "info").lower()
     if log_level not in LOG_LEVELS:
         parser.error(f"CIMP_AGENT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    max_label_value = pick(
+        args.max_label_bytes, "CIMP_AGENT_MAX_LABEL_BYTES", str(DEFAULT_MAX_LABEL_BYTES)
+    )
+    if args.label_key is not None:
+        label_keys = list(args.label_key)
+    else:
+        label_keys = [k.strip() for k in env.get("CIMP_AGENT_LABEL_KEYS", "").split(",")]
+        label_keys = [k for k in label_keys if k]
+    try:
+        labels = LabelPolicy.of(int(max_label_value), label_keys)
+    except ValueError as exc:
+        if not max_label_value.strip().isdigit():
+            parser.error("--max-label-bytes / CIMP_AGENT_MAX_LABEL_BYTES must be a number of bytes")
+        parser.error(f"--max-label-bytes / --label-key: {exc}")
     kubeconfig = args.kubeconfig if args.kubeconfig is not None else env.get("KUBECONFIG")
     return AgentConfig(
         node=args.node or env.get("NODE_NAME") or env.get("CIMP_NODE_NAME") or None,
@@ -222,4 +268,5 @@ def parse_args(
         watch_timeout=watch_timeout,
         watch_idle_timeout=watch_idle_timeout,
         log_level=log_level,
+        labels=labels,
     )

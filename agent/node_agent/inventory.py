@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from .projection import PodView, pod_key, project
+from .projection import LabelPolicy, PodView, pod_key, project
 
 __all__ = ["Change", "Inventory", "Rendering"]
 
@@ -31,10 +31,14 @@ class Rendering(NamedTuple):
 
 
 class Inventory:
-    """Projected Pods of one node keyed by ``namespace/name``, plus the resourceVersion."""
+    """Projected Pods of one node keyed by ``namespace/name``, plus the resourceVersion.
 
-    def __init__(self, node: str) -> None:
+    ``labels`` bounds the labels kept per Pod (see :class:`~.projection.LabelPolicy`).
+    """
+
+    def __init__(self, node: str, labels: LabelPolicy | None = None) -> None:
         self.node = node
+        self.labels = labels if labels is not None else LabelPolicy()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._pods: dict[str, PodView] = {}
@@ -53,7 +57,16 @@ class Inventory:
         while the watch was broken) disappear. This is how a relist after 410 Gone neither
         loses nor duplicates a Pod.
         """
-        fresh = {pod_key(pod): project(pod) for pod in pods}
+        return self.replace_views((self.project(pod) for pod in pods), resource_version)
+
+    def project(self, pod: dict[str, Any]) -> PodView:
+        """``pod`` as this inventory keeps it (labels bounded by its policy)."""
+        return project(pod, self.labels)
+
+    def replace_views(self, views: Iterable[PodView], resource_version: str) -> tuple[int, int]:
+        """:meth:`replace` with Pods already projected by :meth:`project` (a relist projects
+        page by page, so a page's full Pods are freed before the next page arrives)."""
+        fresh = {f"{view['namespace']}/{view['name']}": view for view in views}
         with self._changed:
             added = len(fresh.keys() - self._pods.keys())
             removed = len(self._pods.keys() - fresh.keys())
@@ -68,11 +81,12 @@ class Inventory:
         """Apply one watch event (``ADDED``, ``MODIFIED`` or ``DELETED``) in stream order."""
         key = pod_key(pod)
         rv = str((pod.get("metadata") or {}).get("resourceVersion", ""))
+        view = None if event_type == "DELETED" else self.project(pod)  # outside the lock
         with self._changed:
-            if event_type == "DELETED":
+            if view is None:
                 self._pods.pop(key, None)
             else:
-                self._pods[key] = project(pod)
+                self._pods[key] = view
             if rv:
                 self._resource_version = rv
             self._bump()
@@ -120,6 +134,11 @@ class Inventory:
         """A copy of the projected Pods, sorted by namespace and name."""
         with self._lock:
             return [self._pods[key] for key in sorted(self._pods)]
+
+    def labels_omitted(self) -> int:
+        """How many Pods lost labels to the byte bound (``labelsOmitted`` in their view)."""
+        with self._lock:
+            return sum(1 for view in self._pods.values() if view.get("labelsOmitted"))
 
     def keys(self) -> set[str]:
         with self._lock:

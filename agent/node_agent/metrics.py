@@ -148,6 +148,7 @@ class Metrics:
         pods_known: Callable[[], float],
         ready: Callable[[], float],
         watching: Callable[[], float] = lambda: 0.0,
+        labels_omitted: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.events = Counter(
             "cimp_agent_watch_events_total",
@@ -192,6 +193,11 @@ class Metrics:
                 "cimp_agent_watch_connected",
                 "1 while a watch stream is open; 0 means /pods may be stale (alert on it).",
                 watching,
+            ),
+            Gauge(
+                "cimp_agent_pods_labels_omitted",
+                "Pods whose labels exceed --max-label-bytes: published with labelsOmitted.",
+                labels_omitted,
             ),
             self.events,
             self.relists,

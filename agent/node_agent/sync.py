@@ -4,7 +4,8 @@ Protocol (the reflector's, reduced to what a node agent needs):
 
 1. ``GET /api/v1/pods?fieldSelector=spec.nodeName=<node>`` (paged), parsed with ``json.loads``
    from the raw response: generated models cost about 8x more CPU and memory on this hot
-   path. The result replaces the inventory atomically.
+   path. Each page is projected at once and dropped; pages after the first are sized in bytes
+   (``SyncOptions.page_bytes``). The result replaces the inventory atomically.
 2. ``GET ...&watch=true&resourceVersion=<rv>&allowWatchBookmarks=true`` streamed line by
    line from the urllib3 response; each complete line is one event applied in order, and
    the resume point advances with every event and bookmark.
@@ -45,6 +46,7 @@ from constrained_impersonation.retry import parse_retry_after
 from .inventory import Inventory
 from .logs import log
 from .metrics import Metrics
+from .projection import PodView
 
 __all__ = ["Gone", "PodSync", "SyncOptions"]
 
@@ -95,7 +97,16 @@ class SyncOptions:
     backoff_max: float = 5.0
     """Largest reconnect backoff ceiling (seconds)."""
     page_size: int = 500
-    """``limit`` of each list page (a node holds at most a few hundred Pods)."""
+    """Largest ``limit`` of a list page (a node holds at most a few hundred Pods)."""
+    first_page: int = 4
+    """``limit`` of a list's first page, before the size of this node's Pods is known."""
+    page_bytes: int = 4 * 1024 * 1024
+    """Later pages ask for as many Pods as fit this many bytes at the largest average Pod
+    size seen so far in this list: a relist holds one page of full Pods at a time, so a node
+    of Pods near kube's 1.5 MiB object limit is listed a few Pods per page instead of
+    hundreds of megabytes in one. Not a hard bound: huge Pods that sort after small ones can
+    still arrive together in one page of up to ``page_size`` (streaming the initial list,
+    ``sendInitialEvents``, would bound that too)."""
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     """Socket timeout of list requests, and added to ``watch_timeout`` for watches."""
@@ -299,20 +310,28 @@ class PodSync:
     # ------------------------------------------------------------------ list
 
     def _list(self, reason: str) -> None:
-        pods: list[dict[str, Any]] = []
+        views: list[PodView] = []
         resource_version = ""
         token: str | None = None
         started = time.monotonic()
+        limit = max(1, min(self.options.first_page, self.options.page_size))
+        pod_bytes = 0.0  # largest average size of a Pod in a page so far
         while True:
-            page = self._list_page(token)
+            page, size = self._list_page(token, limit)
             items = page.get("items") or []
-            pods.extend(items)
+            # Keep only the projections: the page's full Pods go before the next page comes.
+            views.extend(self.inventory.project(pod) for pod in items)
             metadata = page.get("metadata") or {}
             resource_version = str(metadata.get("resourceVersion", resource_version))
             token = metadata.get("continue") or None
+            if items:
+                pod_bytes = max(pod_bytes, size / len(items))
+            del page, items
             if not token:
                 break
-        added, removed = self.inventory.replace(pods, resource_version)
+            fit = int(self.options.page_bytes // max(pod_bytes, 1.0))
+            limit = max(1, min(fit, self.options.page_size))
+        added, removed = self.inventory.replace_views(views, resource_version)
         self.metrics.relists.inc(reason=reason)
         self.last_error = ""
         log(
@@ -320,18 +339,19 @@ class PodSync:
             "listed pods",
             node=self.node,
             reason=reason,
-            pods=len(pods),
+            pods=len(views),
             added=added,
             removed=removed,
             resourceVersion=resource_version,
             seconds=round(time.monotonic() - started, 4),
         )
 
-    def _list_page(self, token: str | None) -> dict[str, Any]:
+    def _list_page(self, token: str | None, limit: int) -> tuple[dict[str, Any], int]:
+        """One page, and its size in bytes."""
         started = time.monotonic()
         code = "error"
         try:
-            query = [("fieldSelector", self.selector), ("limit", str(self.options.page_size))]
+            query = [("fieldSelector", self.selector), ("limit", str(limit))]
             if token:
                 query.append(("continue", token))
             response = self._get(query, (self.options.connect_timeout, self.options.read_timeout))
@@ -351,7 +371,7 @@ class PodSync:
         finally:
             self.metrics.request_latency.observe(time.monotonic() - started, verb="list", code=code)
         page: dict[str, Any] = json.loads(data)
-        return page
+        return page, len(data)
 
     # ------------------------------------------------------------------ watch
 

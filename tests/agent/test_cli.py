@@ -35,6 +35,8 @@ def test_help_documents_every_option_and_variable() -> None:
         "--metrics-listen",
         "--output",
         "--watch-timeout",
+        "--max-label-bytes",
+        "--label-key",
         "--log-level",
         "--version",
     ):
@@ -48,6 +50,8 @@ def test_help_documents_every_option_and_variable() -> None:
         "CIMP_AGENT_OUTPUT",
         "CIMP_AGENT_WATCH_TIMEOUT",
         "CIMP_AGENT_LOG_LEVEL",
+        "CIMP_AGENT_MAX_LABEL_BYTES",
+        "CIMP_AGENT_LABEL_KEYS",
         # The SDK's settings, read from its Settings model.
         "CIMP_REQUEST_TIMEOUT",
         "CIMP_CONNECT_TIMEOUT",
@@ -59,6 +63,9 @@ def test_help_documents_every_option_and_variable() -> None:
     ):
         assert variable in text, variable
     assert "127.0.0.1:9102" in text and "/run/cimp/pods.json" in text
+    # The label bound, its default and its marker are documented where operators look.
+    assert "(default: 16384, at most 1572864;" in " ".join(text.split())
+    assert '"labelsOmitted": <how many>' in text
 
 
 def test_flags_win_over_environment_over_defaults() -> None:
