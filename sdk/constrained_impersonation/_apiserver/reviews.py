@@ -10,6 +10,7 @@ someone's decisions. The REST layer routes ``create`` on these resources here (s
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -126,19 +127,52 @@ def _now() -> str:
 
 # --------------------------------------------------------------------------- validation
 
-# Go's %#v of the internal types, for ``Invalid value`` texts.
-_GO_STRUCT_FIELDS = {
-    "NonResourceAttributes": (("Path", "path"), ("Verb", "verb")),
-}
+
+def _go_json(value: Any) -> str:
+    """Go's ``json.Marshal``: compact, map keys sorted, ``<``, ``>`` and ``&`` escaped. kube
+    renders a struct in an ``Invalid value`` text this way."""
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _go_struct(name: str, value: Mapping[str, Any] | None) -> str:
-    if value is None:
-        return quote("null")
-    fields = ", ".join(
-        f"{go}:{quote(str(value.get(js) or ''))}" for go, js in _GO_STRUCT_FIELDS[name]
-    )
-    return f"authorization.{name}{{{fields}}}"
+def _non_resource_value(fields: Mapping[str, str] | None) -> str:
+    """The internal ``NonResourceAttributes`` as kube shows it: a nil pointer is ``null``, the
+    struct has no JSON tags (Go field names, no omission)."""
+    if fields is None:
+        return "null"
+    path, verb = fields.get("path", ""), fields.get("verb", "")
+    return f"{{{_go_json('Path')}:{_go_json(path)},{_go_json('Verb')}:{_go_json(verb)}}}"
+
+
+# metav1.ObjectMeta's JSON field order (every field omitempty).
+_OBJECT_META_FIELDS = (
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+)
+
+
+def _object_meta_value(meta: Mapping[str, Any]) -> str:
+    shown = [
+        f"{_go_json(key)}:{_go_json(meta[key])}"
+        for key in _OBJECT_META_FIELDS
+        if meta.get(key) not in (None, "", {}, [])
+    ]
+    return "{" + ",".join(shown) + "}"
 
 
 def _invalid(field: str, value: str, detail: str) -> _FieldError:
@@ -160,9 +194,10 @@ def _metadata_errors(meta: Mapping[str, Any], allow_namespace: bool) -> list[_Fi
     present = {k: v for k, v in meta.items() if k not in ignored and v not in (None, "", {}, [])}
     if not present:
         return []
-    shown = ", ".join(f"{k}:{quote(str(v))}" for k, v in sorted(present.items()))
     detail = "must be empty except for namespace" if allow_namespace else "must be empty"
-    return [_invalid("metadata", f"v1.ObjectMeta{{{shown}}}", detail)]
+    # kube shows the whole ObjectMeta, with the managedFields its field manager added (which
+    # this server does not keep for reviews).
+    return [_invalid("metadata", _object_meta_value(meta), detail)]
 
 
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
@@ -426,19 +461,14 @@ class _AccessSpec:
     def errors(self, with_subject: bool) -> list[_FieldError]:
         """``ValidateSubjectAccessReviewSpec`` / ``ValidateSelfSubjectAccessReviewSpec``."""
         errors: list[_FieldError] = []
-        if self.resource is not None and self.non_resource is not None:
+        if (self.resource is None) == (self.non_resource is None):
+            # One union error on ``spec`` for both cases, showing nonResourceAttributes.
             errors.append(
                 _invalid(
-                    "spec.nonResourceAttributes",
-                    _go_struct("NonResourceAttributes", self.non_resource_fields),
-                    "cannot be specified in combination with resourceAttributes",
-                )
-            )
-        if self.resource is None and self.non_resource is None:
-            errors.append(
-                _invalid(
-                    "spec.resourceAttributes",
-                    _go_struct("NonResourceAttributes", None),
+                    "spec",
+                    _non_resource_value(
+                        None if self.non_resource is None else self.non_resource_fields
+                    ),
                     "exactly one of nonResourceAttributes or resourceAttributes must be specified",
                 )
             )
@@ -504,6 +534,28 @@ def _decide(
     return status
 
 
+# Struct pointers of the review specs: encoded even when empty (the other fields omitempty).
+_STRUCT_FIELDS = frozenset(
+    {"resourceAttributes", "nonResourceAttributes", "fieldSelector", "labelSelector"}
+)
+
+
+def _encoded(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """``obj`` as kube writes it back after decoding: empty strings, lists, maps and nulls
+    left out (``omitempty``), nested attribute structs and selector requirements likewise."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key in _STRUCT_FIELDS and isinstance(value, Mapping):
+            out[key] = _encoded(value)
+        elif value is None or (isinstance(value, str | list | dict) and not value):
+            continue
+        elif key == "requirements" and isinstance(value, list):
+            out[key] = [_encoded(r) if isinstance(r, Mapping) else r for r in value]
+        else:
+            out[key] = value
+    return out
+
+
 def _spec(body: Mapping[str, Any], decoder: _Decoder) -> Mapping[str, Any]:
     spec = decoder.object(body, "spec", "spec")
     return spec if spec is not None else {}
@@ -549,7 +601,7 @@ def _access_review(
             errors.append(
                 _invalid(
                     "spec.nonResourceAttributes",
-                    _go_struct("NonResourceAttributes", parsed.non_resource_fields),
+                    _non_resource_value(parsed.non_resource_fields),
                     "disallowed on this kind of request",
                 )
             )
@@ -558,12 +610,11 @@ def _access_review(
         raise invalid("", "", AUTHORIZATION_GROUP, errors)
     user = acting if acting is not None else parsed.subject()
     attrs, evaluation_errors = parsed.attributes(user)
-    meta.setdefault("creationTimestamp", None)
     return {
         "kind": kind,
         "apiVersion": api_version,
-        "metadata": meta,
-        "spec": dict(spec),
+        "metadata": _encoded(meta),
+        "spec": _encoded(spec),
         "status": _decide(authorizer, attrs, evaluation_errors),
     }
 
@@ -618,7 +669,7 @@ async def self_subject_rules_review(
     return {
         "kind": "SelfSubjectRulesReview",
         "apiVersion": api_version,
-        "metadata": {"creationTimestamp": None},
+        "metadata": {},
         "spec": {},
         "status": status,
     }
