@@ -435,3 +435,163 @@ def test_node_session_explains_a_fallback_to_arbitrary_node(wire: WireServer, ba
     session = ci.NodeSession(base, node="worker-1", scope=PODS)
     with pytest.raises(ci.ImpersonationDenied, match="not bound to node 'worker-1'"):
         client.CoreV1Api(session.api_client).list_pod_for_all_namespaces()
+
+
+# --------------------------------------------------------------------------- the real messages
+
+USER_INFO_ALICE = {
+    "apiGroups": ["authentication.k8s.io"],
+    "resources": ["users"],
+    "verbs": ["impersonate:user-info"],
+    "resourceNames": ["alice"],
+}
+AS_NODE = {"Impersonate-User": "system:node:worker-1"}
+
+
+def _list_pods_as(mode: str) -> dict[str, Any]:
+    """The action grant: checked before the target, so a target denial needs it."""
+    return {"apiGroups": [""], "resources": ["pods"], "verbs": [f"impersonate-on:{mode}:list"]}
+
+
+NODE_PODS = "/api/v1/pods?fieldSelector=spec.nodeName%3Dworker-1"
+# id -> (requestor like, its rules, request to make first, method, path, impersonation headers)
+PRODUCED: dict[str, tuple[str, list[dict[str, Any]], str, str, dict[str, str]]] = {
+    "action-namespaced": (SA, [USER_INFO_ALICE], "", "/api/v1/namespaces/default/pods", {}),
+    "action-subresource-named": (
+        SA,
+        [USER_INFO_ALICE],
+        "",
+        "/api/v1/namespaces/default/pods/web/log",
+        {},
+    ),
+    "action-cluster": (
+        AGENT,
+        [{**USER_INFO_ALICE, "resources": ["nodes"], "verbs": ["impersonate:associated-node"]}],
+        "",
+        NODE_PODS,
+        AS_NODE,
+    ),
+    "associated-node-target-no-resourceNames": (
+        AGENT,
+        [_list_pods_as("associated-node")],
+        "",
+        NODE_PODS,
+        AS_NODE,
+    ),
+    "arbitrary-node-target": (SA, [_list_pods_as("arbitrary-node")], "", "/api/v1/pods", AS_NODE),
+    "serviceaccount-target": (
+        SA,
+        [_list_pods_as("serviceaccount")],
+        "",
+        "/api/v1/namespaces/default/pods",
+        {"Impersonate-User": "system:serviceaccount:ci:builder"},
+    ),
+    "user-info-target": (
+        SA,
+        [_list_pods_as("user-info")],
+        "",
+        "/api/v1/namespaces/default/pods",
+        {},
+    ),
+    "user-info-group": (
+        SA,
+        [USER_INFO_ALICE, _list_pods_as("user-info")],
+        "",
+        "/api/v1/namespaces/default/pods",
+        {"Impersonate-Group": "ops,qa"},
+    ),
+    "user-info-uid": (
+        SA,
+        [USER_INFO_ALICE, _list_pods_as("user-info")],
+        "",
+        "/api/v1/namespaces/default/pods",
+        {"Impersonate-Uid": "1234"},
+    ),
+    "user-info-extra": (
+        SA,
+        [USER_INFO_ALICE, _list_pods_as("user-info")],
+        "",
+        "/api/v1/namespaces/default/pods",
+        {"Impersonate-Extra-example.com%2Fscopes": "view"},
+    ),
+    # After a legacy success the server reports the legacy check's error.
+    "legacy-user": (
+        SA,
+        [
+            {
+                **USER_INFO_ALICE,
+                "apiGroups": [""],
+                "verbs": ["impersonate"],
+                "resourceNames": ["bob"],
+            }
+        ],
+        "bob",
+        "/api/v1/namespaces/default/pods",
+        {},
+    ),
+    "action-non-resource": (SA, [USER_INFO_ALICE], "", "/metrics", {}),
+}
+
+
+@pytest.fixture(scope="module")
+def denying(apiserver_class: Any) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A server where each case's requestor (named after the case, a service account or a
+    node agent with a node-name extra) holds exactly that case's rules; with its tokens."""
+    rbac = "rbac.authorization.k8s.io"
+    with apiserver_class() as server:
+        manifests: list[dict[str, Any]] = []
+        tokens: dict[str, str] = {}
+        for case, (like, rules, _, _, _) in PRODUCED.items():
+            name = _requestor(case, like)
+            extra = (
+                {"authentication.kubernetes.io/node-name": ["worker-1"]} if like == AGENT else {}
+            )
+            tokens[case] = server.add_user(name, groups=["system:serviceaccounts"], extra=extra)
+            if rules:
+                manifests += [
+                    {
+                        "apiVersion": f"{rbac}/v1",
+                        "kind": "ClusterRole",
+                        "metadata": {"name": f"denied-{case}"},
+                        "rules": rules,
+                    },
+                    {
+                        "apiVersion": f"{rbac}/v1",
+                        "kind": "ClusterRoleBinding",
+                        "metadata": {"name": f"denied-{case}"},
+                        "roleRef": {
+                            "apiGroup": rbac,
+                            "kind": "ClusterRole",
+                            "name": f"denied-{case}",
+                        },
+                        "subjects": [{"apiGroup": rbac, "kind": "User", "name": name}],
+                    },
+                ]
+        server.apply(*manifests)
+        yield server, tokens
+
+
+def _requestor(case: str, like: str) -> str:
+    namespace = "node-agents" if like == AGENT else "deputies"
+    # A valid service-account name (lower case), or the server would not treat it as one.
+    return f"system:serviceaccount:{namespace}:{case.lower()}"
+
+
+@pytest.mark.parametrize(
+    ("case_id", "message"),
+    [pytest.param(p.id, p.values[0], id=p.id) for p in CASES if p.id in PRODUCED],
+)
+def test_the_server_sends_exactly_these_messages(
+    denying: tuple[Any, dict[str, str]], case_id: str, message: str
+) -> None:
+    """Each message above is what the API server (``--apiserver``) answers, word for word."""
+    server, tokens = denying
+    like, _, first, path, headers = PRODUCED[case_id]
+    token = tokens[case_id]
+    target = {"Impersonate-User": "alice", **headers}
+    if first:
+        status, _ = server.request("GET", path, token=token, headers={"Impersonate-User": first})
+        assert status != 403 or first == "bob"
+    status, body = server.request("GET", path, token=token, headers=target)
+    assert status == 403, body
+    assert body["message"] == message.replace(like, _requestor(case_id, like))
