@@ -13,7 +13,6 @@ legacy and constrained impersonation, RBAC and the Node authorizer, audit, and l
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import shutil
 import tempfile
@@ -23,8 +22,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from .._apiserver.authn import StaticTokens
 from .._apiserver.certs import ServingCerts, load_or_create
@@ -236,29 +233,8 @@ class APIServer(ClientSide):
             Identity(name, uid, tuple(groups), {k: tuple(v) for k, v in (extra or {}).items()})
         )
 
-    def kubeconfig(self, token: str | None = None, *, path: str | Path | None = None) -> str:
-        """Write a kubeconfig for this server (admin unless ``token``) and return its path."""
-        bearer = self.admin_token if token is None else token
-        name = "cimp-admin" if token is None else f"cimp-user-{abs(hash(bearer)) % 10**8}"
-        doc: dict[str, Any] = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "cimp",
-                    "cluster": {
-                        "server": self.url,
-                        "certificate-authority-data": base64.b64encode(self._certs.ca_pem).decode(),
-                    },
-                }
-            ],
-            "users": [{"name": name, "user": {"token": bearer} if bearer else {}}],
-            "contexts": [{"name": name, "context": {"cluster": "cimp", "user": name}}],
-            "current-context": name,
-        }
-        target = Path(path) if path is not None else self._config.work_dir / f"{name}.kubeconfig"
-        write_private(target, yaml.safe_dump(doc, sort_keys=False))  # holds the token
-        return str(target)
+    def _kubeconfig_dir(self) -> Path:
+        return self._config.work_dir
 
     # ------------------------------------------------------------------ observation
 

@@ -97,6 +97,45 @@ class ClientSide:
         self._clients.append(api)
         return api
 
+    def _ca_pem(self) -> bytes:
+        return Path(self.ca_file).read_bytes()
+
+    def _kubeconfig_dir(self) -> Path:
+        raise NotImplementedError
+
+    def kubeconfig(self, token: str | None = None, *, path: str | Path | None = None) -> str:
+        """Write a kubeconfig for this server (admin unless ``token``) and return its path.
+
+        The file holds a bearer token, so it is private (0600) from its first byte.
+        """
+        import base64
+        import hashlib
+
+        from .._private_files import write_private
+
+        bearer = self.admin_token if token is None else token
+        digest = hashlib.sha256(bearer.encode()).hexdigest()[:8]
+        name = "cimp-admin" if token is None else f"cimp-user-{digest}"
+        doc: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "cimp",
+                    "cluster": {
+                        "server": self.url,
+                        "certificate-authority-data": base64.b64encode(self._ca_pem()).decode(),
+                    },
+                }
+            ],
+            "users": [{"name": name, "user": {"token": bearer} if bearer else {}}],
+            "contexts": [{"name": name, "context": {"cluster": "cimp", "user": name}}],
+            "current-context": name,
+        }
+        target = Path(path) if path is not None else self._kubeconfig_dir() / f"{name}.kubeconfig"
+        write_private(target, yaml.safe_dump(doc, sort_keys=False))
+        return str(target)
+
     def _close_clients(self) -> None:
         for api in self._clients:
             api.close()

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .._apiserver.certs import load_or_create
 from .._apiserver.config import parse_feature_gates
+from .._private_files import private_dir, write_private
 from ._assets import KUBE_VERSION, KubeAssets, find_assets
 from ._client import ClientSide
 
@@ -73,13 +74,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     os.setpgid(0, 0)
-
-
-def _private(path: Path, data: str | bytes) -> None:
-    raw = data.encode() if isinstance(data, str) else data
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(raw)
 
 
 class _TokenWebhook:
@@ -166,8 +160,7 @@ class KubeAPIServer(ClientSide):
         self._explicit_gates = {k: v for k, v in self._gates.items() if k in named}
         self._tmp: Path | None = None
         if data_dir is not None:
-            self._work = Path(data_dir)
-            self._work.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._work = private_dir(data_dir)
         else:
             self._tmp = self._work = Path(tempfile.mkdtemp(prefix="cimp-kube-apiserver-"))
         self._audit_log = (
@@ -195,16 +188,16 @@ class KubeAPIServer(ClientSide):
     def _write_config(self) -> None:
         pki = self._work / "pki"
         public = self._certs.sa_private_key().public_key()
-        _private(
+        write_private(
             pki / "sa.pub",
             public.public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             ),
         )
-        _private(
+        write_private(
             self._work / "tokens.csv", f'{self._admin_token},{ADMIN_USER},admin,"system:masters"\n'
         )
-        _private(self._work / "audit-policy.yaml", yaml.safe_dump(_AUDIT_POLICY))
+        write_private(self._work / "audit-policy.yaml", yaml.safe_dump(_AUDIT_POLICY))
         assert self._webhook is not None
         webhook = {
             "apiVersion": "v1",
@@ -227,7 +220,7 @@ class KubeAPIServer(ClientSide):
             ],
             "current-context": "webhook",
         }
-        _private(self._work / "token-webhook.kubeconfig", yaml.safe_dump(webhook))
+        write_private(self._work / "token-webhook.kubeconfig", yaml.safe_dump(webhook))
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = open(self._work / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
@@ -315,7 +308,7 @@ class KubeAPIServer(ClientSide):
             return self
         try:
             pki = self._work / "pki"
-            _private(pki / "serving.crt", self._certs.cert_pem + self._certs.ca_pem)
+            write_private(pki / "serving.crt", self._certs.cert_pem + self._certs.ca_pem)
             self._webhook = _TokenWebhook(pki / "serving.crt", pki / "key.pem")
             self._webhook.users.update(self._users)
             self._write_config()
@@ -435,7 +428,9 @@ class KubeAPIServer(ClientSide):
     # ------------------------------------------------------------------ users
 
     def _save_users(self) -> None:
-        _private(self._users_file, json.dumps({"admin": self._admin_token, "users": self._users}))
+        write_private(
+            self._users_file, json.dumps({"admin": self._admin_token, "users": self._users})
+        )
 
     def add_user(
         self,
@@ -459,31 +454,8 @@ class KubeAPIServer(ClientSide):
         self._save_users()
         return token
 
-    def kubeconfig(self, token: str | None = None, *, path: str | Path | None = None) -> str:
-        """Write a kubeconfig for this server (admin unless ``token``) and return its path."""
-        import base64
-
-        bearer = self.admin_token if token is None else token
-        name = "cimp-admin" if token is None else f"cimp-user-{uuid.uuid4().hex[:8]}"
-        doc: dict[str, Any] = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "cimp",
-                    "cluster": {
-                        "server": self.url,
-                        "certificate-authority-data": base64.b64encode(self._certs.ca_pem).decode(),
-                    },
-                }
-            ],
-            "users": [{"name": name, "user": {"token": bearer} if bearer else {}}],
-            "contexts": [{"name": name, "context": {"cluster": "cimp", "user": name}}],
-            "current-context": name,
-        }
-        target = Path(path) if path is not None else self._work / f"{name}.kubeconfig"
-        _private(target, yaml.safe_dump(doc, sort_keys=False))
-        return str(target)
+    def _kubeconfig_dir(self) -> Path:
+        return self._work
 
     # ------------------------------------------------------------------ observation
 
