@@ -128,3 +128,26 @@ def test_list_with_undecodable_options_is_authorized_without_the_name(
         'configmaps is forbidden: User "reader" cannot list resource "configmaps" in API group "" '
         'in the namespace "default"'
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "why"),
+    [
+        ("limit=1_0", "invalid syntax"),
+        ("limit=%201", "invalid syntax"),
+        ("timeoutSeconds=9223372036854775808", "value out of range"),
+    ],
+)
+def test_undecodable_list_options_are_a_bad_request(
+    apiserver: Any, one_configmap_reader: str, option: str, why: str
+) -> None:
+    status, data, _ = request(
+        apiserver,
+        "GET",
+        f"/api/v1/namespaces/default/configmaps?{option}",
+        token=apiserver.admin_token,
+    )
+    assert status == 400, data
+    assert data["reason"] == "BadRequest"
+    raw = option.partition("=")[2].replace("%20", " ")
+    assert data["message"] == f'strconv.ParseInt: parsing "{raw}": {why}'

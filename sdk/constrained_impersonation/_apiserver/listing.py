@@ -119,10 +119,14 @@ def _int(query: Mapping[str, str], key: str) -> int | None:
     raw = query.get(key)
     if raw is None or raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise bad_request(f'strconv.ParseInt: parsing "{raw}": invalid syntax') from None
+    # Go's strconv.ParseInt(raw, 10, 64): an optional sign and ASCII digits, nothing else.
+    digits = raw[1:] if raw[:1] in ("+", "-") else raw
+    if not digits or not all("0" <= c <= "9" for c in digits):
+        raise bad_request(f'strconv.ParseInt: parsing "{raw}": invalid syntax')
+    value = int(raw)
+    if not -(2**63) <= value < 2**63:
+        raise bad_request(f'strconv.ParseInt: parsing "{raw}": value out of range')
+    return value
 
 
 def parse_resource_version(raw: str) -> int:
