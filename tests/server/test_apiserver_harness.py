@@ -308,6 +308,18 @@ def test_kube_failed_start_says_why_and_leaves_nothing_behind(
     assert not work.exists()
 
 
+def test_embedded_failed_start_leaves_no_temporary_directory() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        server = APIServer(port=busy.getsockname()[1])
+        work = Path(server.ca_file).parent.parent
+        assert work.exists()
+        with pytest.raises(OSError), server:
+            pytest.fail("started on a port already in use")
+    assert not work.exists()
+
+
 def test_kube_restart_keeps_objects_users_and_port(tmp_path: Path) -> None:
     with _kube() as server:
         token = server.add_user("keeper", groups=["system:masters"])
