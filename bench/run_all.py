@@ -15,6 +15,7 @@ BENCHES = [
     ("agent.py", []),
     ("audit.py", []),
     ("fleet.py", []),
+    ("backends.py", []),  # embedded vs the real kube-apiserver (skipped when not built)
 ]
 
 
