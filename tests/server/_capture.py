@@ -194,7 +194,7 @@ class CaptureServer:
         ready = threading.Event()
 
         async def start() -> None:
-            self._runner = web.AppRunner(app)
+            self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ctx)
             await site.start()
