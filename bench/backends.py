@@ -206,6 +206,11 @@ class Embedded(ClientSide):
     def _kubeconfig_dir(self) -> Path:
         return self._tmp
 
+    def audit_events(self) -> list[dict[str, Any]]:
+        time.sleep(0.2)  # the last event is written just after its response
+        with (self._tmp / "audit.log").open() as f:
+            return [json.loads(line) for line in f if line.strip()]
+
     def pids(self) -> list[int]:
         return [self._proc.pid] if self._proc is not None else []
 
@@ -238,6 +243,9 @@ class Kube:
     def pids(self) -> list[int]:
         procs = (self.server._apiserver, self.server._etcd)  # the processes' own pids
         return [p.pid for p in procs if p is not None]
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        return self.server.audit_events()
 
     def rss_detail(self) -> str:
         apiserver, etcd = (_mb([pid]) for pid in self.pids())
@@ -478,6 +486,24 @@ def _latencies(
     return out
 
 
+def _check_modes(backend: Backend) -> None:
+    """The audit log says each requestor's requests went through the mode measured for it."""
+    expected = {user: f"impersonate:{mode}" for mode, user in REQUESTORS.items()}
+    expected[REQUESTORS["legacy"]] = ""
+    expected["system:serviceaccount:assoc:assoc-c"] = "impersonate:associated-node"
+    seen: dict[str, set[str]] = {}
+    for event in backend.audit_events():
+        user = (event.get("user") or {}).get("username", "")
+        if event.get("requestURI") == PROBE and user in expected:
+            constraint = (event.get("authenticationMetadata") or {}).get(
+                "impersonationConstraint", ""
+            )
+            seen.setdefault(user, set()).add(constraint)
+    wanted = {user: {constraint} for user, constraint in expected.items()}
+    if seen != wanted:
+        raise SystemExit(f"{backend.label}: modes in the audit log {seen}, expected {wanted}")
+
+
 def _ssl(api: ClientSide) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=api.ca_file)
 
@@ -643,6 +669,7 @@ def run(args: argparse.Namespace) -> list[str]:
         latency = _latencies(sides, args.cold, args.cached)
         for side in sides:
             side.conn.close()
+            _check_modes(side.backend)
         for mode in MODES:
             for kind in ("cold", "cached"):
                 cells, p50s = [], []
@@ -746,8 +773,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "latency: GET one ConfigMap, impersonated; cold = a new identity per request, cached = "
-        "one identity repeated; user-info sends 2 groups and 1 extra, legacy 1 group"
+        "one identity repeated; user-info sends 2 groups and 1 extra, legacy 1 group; each "
+        "requestor's mode confirmed in both servers' audit logs"
     )
+    print("RSS: kube = kube-apiserver + etcd; embedded = the `cimp apiserver` process")
     return 0
 
 
