@@ -357,3 +357,14 @@ def test_kube_without_binaries_names_make_kube(tmp_path: Path) -> None:
     with pytest.raises(KubeBinariesNotFound, match="make kube") as caught:
         KubeAPIServer(assets=tmp_path)
     assert str(tmp_path) in str(caught.value)
+
+
+def test_reference_version_is_the_one_hack_kube_builds() -> None:
+    from constrained_impersonation._kube_version import KUBE_VERSION
+
+    go_mod = Path(__file__).parents[2] / "hack" / "kube" / "go.mod"
+    assert f"require k8s.io/kubernetes {KUBE_VERSION}\n" in go_mod.read_text()
+    staging = KUBE_VERSION.replace("v1.", "v0.")
+    replaced = [line for line in go_mod.read_text().splitlines() if "=> k8s.io/" in line]
+    assert replaced, "k8s.io/kubernetes needs a replace line per staging module"
+    assert all(line.endswith(f" {staging}") for line in replaced), replaced

@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._kube_version import KUBE_VERSION
 from . import resources
 from .resources import ResourceType
 from .status import StatusError, not_acceptable, status_response
@@ -49,8 +50,8 @@ __all__ = [
 ]
 
 KUBE_MAJOR = "1"
-KUBE_MINOR = "36"
-GIT_VERSION = "v1.36.0-cimp"
+KUBE_MINOR = KUBE_VERSION.split(".")[1]
+GIT_VERSION = KUBE_VERSION
 DISCOVERY_GROUP = "apidiscovery.k8s.io"
 AGGREGATED_VERSIONS = ("v2", "v2beta1")
 _JSON = "application/json"

@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._kube_version import KUBE_VERSION
+
 __all__ = ["KUBE_VERSION", "KubeAssets", "KubeBinariesNotFound", "find_assets"]
 
-#: The kube-apiserver release the project takes as its reference (``hack/kube/go.mod``).
-KUBE_VERSION = "v1.37.2"
 
 _ENV_VARS = ("CIMP_KUBE_ASSETS", "KUBEBUILDER_ASSETS")
 
