@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
         "--feature-gates",
         default=None,
         metavar="GATES",
-        help="e.g. ConstrainedImpersonation=false (default: true, as in Kubernetes 1.36)",
+        help="e.g. ConstrainedImpersonation=false (default: true, as from Kubernetes 1.36)",
     )
     parser.add_argument(
         "--token-auth-file",

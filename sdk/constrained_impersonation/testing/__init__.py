@@ -6,7 +6,7 @@
 ...     client = server.api_client(token)               # a kubernetes.client.ApiClient
 
 The server runs on its own event loop in a background thread, serves HTTPS on 127.0.0.1 with
-a CA it generates (``.ca_file``), and behaves like kube-apiserver 1.36 for authentication,
+a CA it generates (``.ca_file``), and behaves like kube-apiserver v1.37.2 for authentication,
 legacy and constrained impersonation, RBAC and the Node authorizer, audit, and list/watch.
 """
 
@@ -54,7 +54,7 @@ class APIServer(ClientSide):
     """A local kube-apiserver look-alike; use as a context manager or ``start()``/``stop()``.
 
     ``feature_gates``: ``{"ConstrainedImpersonation": False}`` or the flag form
-    ``"ConstrainedImpersonation=false"`` (the gate is on by default, as in 1.36).
+    ``"ConstrainedImpersonation=false"`` (the gate is on by default from 1.36).
     ``data_dir``: keep objects (SQLite), certificates and tokens there, so a restarted
     server continues where it stopped. ``audit_log_path``: also append audit events as
     JSON lines. ``port``: fixed port (default: a free one).
