@@ -84,8 +84,9 @@ class RemoteServer:
             "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
             "current-context": "b",
         }
-        path.write_text(yaml.safe_dump(doc))
-        path.chmod(0o600)
+        from constrained_impersonation._private_files import write_private
+
+        write_private(path, yaml.safe_dump(doc))  # holds a token: 0600 from the first byte
         return str(path)
 
 
