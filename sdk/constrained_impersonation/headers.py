@@ -1,8 +1,11 @@
 """The impersonation header codec, shared by the SDK (encode) and the embedded server (decode).
 
-Encoding follows client-go: one header line per group and per extra value; extra keys are
-percent-escaped (every byte that is not an RFC 7230 token character, and ``%`` itself, becomes
-``%XX`` with upper-case hex); values are sent as raw UTF-8 and never escaped.
+Encoding follows client-go byte for byte (``tests/wire`` compares it with client-go and kubectl
+1.37): one header line per group and per extra value; extra keys are percent-escaped (every byte
+that is not an RFC 7230 token character, and ``%`` itself, becomes ``%XX`` with upper-case hex)
+and the header name is then spelled as Go's ``net/http`` spells it (``Impersonate-Extra-`` +
+``Example.com%2fscopes``); values are sent as raw UTF-8 and never escaped. Only the order
+across header names differs (Go sorts them), which no server reads.
 
 Decoding follows kube-apiserver: only the first ``Impersonate-User`` / ``Impersonate-Uid``
 counts, each group line is one group, extra keys are lower-cased and then percent-decoded (kept
@@ -31,6 +34,7 @@ __all__ = [
     "USER",
     "BadImpersonationRequest",
     "ParsedHeaders",
+    "canonical_header_name",
     "check_constrained",
     "check_sendable",
     "encode",
@@ -49,6 +53,8 @@ _EXTRA_PREFIX_LOWER = EXTRA_PREFIX.lower()
 _TOKEN_CHARS = frozenset(
     b"!#$&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+# What Go accepts in a header name it canonicalizes: the token characters, '%' included.
+_NAME_CHARS = _TOKEN_CHARS | {ord("%")}
 _HEX = "0123456789ABCDEF"
 _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
 
@@ -61,6 +67,24 @@ def escape_extra_key(key: str) -> str:
             out.append(chr(byte))
         else:
             out.append("%" + _HEX[byte >> 4] + _HEX[byte & 0xF])
+    return "".join(out)
+
+
+def canonical_header_name(name: str) -> str:
+    """``name`` as Go's ``net/http`` writes it (``CanonicalMIMEHeaderKey``).
+
+    client-go adds its lines with ``http.Header.Add``, which upper-cases the first letter and
+    every letter after ``-`` and lower-cases the rest; a name with a byte that is not a token
+    character is left as is. Header names are case-insensitive, so this changes no meaning,
+    only bytes: the SDK's lines are then identical to client-go's.
+    """
+    if not name or any(ord(ch) not in _NAME_CHARS for ch in name):
+        return name
+    out: list[str] = []
+    upper = True
+    for ch in name:
+        out.append(ch.upper() if upper else ch.lower())
+        upper = ch == "-"
     return "".join(out)
 
 
@@ -120,7 +144,7 @@ def _check_value(field: str, value: str, *, allow_empty: bool) -> None:
         raise InvalidIdentityError(
             field,
             value,
-            "has leading or trailing whitespace, which HTTP strips: the server would "
+            "has leading or trailing whitespace, which HTTP/1.1 strips: the server would "
             "see a different value",
         )
 
@@ -133,7 +157,12 @@ def check_sendable(identity: Identity) -> None:
     for group in identity.groups:
         _check_value("groups", group, allow_empty=True)
     for key, values in identity.extra.items():
-        _check_value("extra key", key, allow_empty=True)
+        # A key travels percent-escaped in the header name, so spaces and control characters
+        # arrive as sent; a lone surrogate (not UTF-8) and ASCII upper case cannot.
+        if not isinstance(key, str):
+            raise InvalidIdentityError("extra key", key, "must be a string")
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in key):
+            raise InvalidIdentityError("extra key", key, "is not valid Unicode (lone surrogate)")
         if any("A" <= c <= "Z" for c in key):
             raise InvalidIdentityError(
                 "extra key",
@@ -223,6 +252,9 @@ def extra_key_problem(key: str) -> str | None:
 def encode(identity: Identity) -> list[tuple[str, str]]:
     """Header lines for ``identity``, in a stable order: user, uid, groups, extras.
 
+    client-go writes the same lines sorted by name; the order of the values within one name,
+    the only order a server reads, is the same.
+
     Values are returned as text; the transport decides the byte encoding (UTF-8 on the wire).
     Call :func:`check_sendable` (or :func:`check_constrained`) first.
     """
@@ -231,7 +263,7 @@ def encode(identity: Identity) -> list[tuple[str, str]]:
         lines.append((UID, identity.uid))
     lines.extend((GROUP, group) for group in identity.groups)
     for key, values in identity.extra.items():
-        name = EXTRA_PREFIX + escape_extra_key(key)
+        name = canonical_header_name(EXTRA_PREFIX + escape_extra_key(key))
         lines.extend((name, value) for value in values)
     return lines
 

@@ -36,8 +36,8 @@ def test_lines_are_the_sessions_own_and_out_of_scope_requests_are_refused(
         ("Impersonate-Uid", "alice-uid"),
         ("Impersonate-Group", "vm-operators"),
         ("Impersonate-Group", "ops,qa"),  # one line per group: never comma-joined
-        ("Impersonate-Extra-authentication.kubernetes.io%2Fcredential-id", "JTI=1"),
-        ("Impersonate-Extra-authentication.kubernetes.io%2Fcredential-id", "JTI=2"),
+        ("Impersonate-Extra-Authentication.kubernetes.io%2fcredential-Id", "JTI=1"),
+        ("Impersonate-Extra-Authentication.kubernetes.io%2fcredential-Id", "JTI=2"),
     ]
     assert lines == headers.encode(session.identity)
     lines.clear()  # a copy: callers cannot alter what the session sends
