@@ -2,7 +2,8 @@
 
 client-go v0.37.2's own transport (``rest.HTTPClientFor`` with ``rest.Config.Impersonate``)
 is run by ``impersonation-probe`` (``hack/kube``, built by ``make kube``), which prints the
-lines as they arrive on a socket; the SDK's lines are read from a socket the same way.
+lines as they arrive on a socket; the lines of the SDK's sessions (sync on urllib3, asyncio on
+aiohttp) are read from a socket the same way.
 
 - Same names, same values, same order of the values within a name. The order *across* names
   differs: Go's net/http writes header names sorted, the SDK writes user, uid, groups, extras.
@@ -34,6 +35,7 @@ the probe exists (both backends). The pinned-bytes test needs neither and runs e
 
 from __future__ import annotations
 
+import asyncio
 import string
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,8 +45,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
+from kubernetes.aio import client as aclient
 
 import constrained_impersonation as ci
+from constrained_impersonation import aio
 from constrained_impersonation import headers as h
 from constrained_impersonation.errors import InvalidIdentityError
 from constrained_impersonation.identity import Identity
@@ -111,6 +115,38 @@ def session_lines(wire: RawCapture, base: Any, identity: Identity) -> list[Line]
     return impersonation_lines(head)
 
 
+def aio_session_lines(wire: RawCapture, identity: Identity) -> list[Line]:
+    """What an asyncio ``UserSession`` (aiohttp) puts on the socket."""
+
+    async def send() -> None:
+        base = api_client_aio(wire.url)
+        try:
+            async with aio.UserSession(
+                base,
+                user=identity.user,
+                uid=identity.uid,
+                groups=identity.groups,
+                extra=identity.extra,
+                scope=PODS,
+            ) as session:
+                await aclient.CoreV1Api(session.api_client).list_namespaced_pod("default")
+        finally:
+            await base.close()
+
+    wire.take()
+    asyncio.run(send())
+    (head,) = wire.take()
+    return impersonation_lines(head)
+
+
+def api_client_aio(url: str) -> Any:
+    cfg = aclient.Configuration()
+    cfg.host = url
+    cfg.api_key["BearerToken"] = "requestor-token"
+    cfg.api_key_prefix["BearerToken"] = "Bearer"
+    return aclient.ApiClient(cfg)
+
+
 # --------------------------------------------------------------------------- pinned bytes
 
 
@@ -120,6 +156,7 @@ def test_session_sends_the_bytes_client_go_sent(
 ) -> None:
     """Extra header names are spelled as Go spells them (``Example.com%2fscopes``)."""
     assert by_name(session_lines(wire, base, identity)) == lines
+    assert by_name(aio_session_lines(wire, identity)) == lines
 
 
 @pytest.mark.parametrize(("identity", "lines"), PINNED, ids=["everything", "empty-uid"])
@@ -138,6 +175,7 @@ def test_session_lines_are_client_gos(
     wire: RawCapture, base: Any, probe: Probe, identity: Identity
 ) -> None:
     ours = session_lines(wire, base, identity)
+    assert aio_session_lines(wire, identity) == ours  # aiohttp sends what urllib3 sends
     theirs = probe.capture(as_json(identity))
     assert isinstance(theirs, list), f"client-go refused {identity!r}: {theirs}"
     assert ours == encoded(h.encode(identity))  # the codec's lines, in the codec's order
