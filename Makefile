@@ -28,14 +28,31 @@ $(BIN)/python: pyproject.toml requirements-dev.lock | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(BIN)/python
 
+# `make lock` rewrites the three lock files exactly as committed, header included (it names
+# `make lock`, whatever uv binary and flags ran). requirements-build.lock pins the build
+# backend (pyproject's [build-system] requires) that the image build installs.
+LOCK_COMPILE = $(UV) pip compile -q --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock"
 lock: | $(UV)
-	$(UV) pip compile -q pyproject.toml --generate-hashes --python-version 3.11 -o requirements.lock
-	$(UV) pip compile -q pyproject.toml --group dev --generate-hashes --python-version 3.11 -o requirements-dev.lock
+	$(LOCK_COMPILE) pyproject.toml -o requirements.lock
+	$(LOCK_COMPILE) pyproject.toml --group dev -o requirements-dev.lock
+	$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		| $(LOCK_COMPILE) - -o requirements-build.lock
 
 venv: $(BIN)/python
 
 demo: venv $(if $(filter kube,$(APISERVER)),kube)
 	CIMP_APISERVER=$(APISERVER) $(BIN)/python -m node_agent.demo
+
+# The one image both deploy/ directories reference (cimp:<pyproject version>). Without a
+# reachable docker engine: one line naming the command, and a non-zero exit.
+IMAGE ?= cimp:$(shell awk -F'"' '$$1 == "version = " {print $$2; exit}' pyproject.toml)
+DOCKER ?= docker
+IMAGE_BUILD = $(DOCKER) build -t $(IMAGE) .
+.PHONY: image
+image:
+	$(if $(shell $(DOCKER) info >/dev/null 2>&1 && echo up),,$(error make image: no docker engine reachable ($(DOCKER) info failed): run `$(IMAGE_BUILD)` where one is))
+	$(IMAGE_BUILD)
 
 # kube-apiserver, kubectl, etcd and the client-go probe from pinned Go modules, into
 # .tools/kube/$(KUBE_VERSION)/ (rebuilt only when hack/kube or hack/etcd change).
