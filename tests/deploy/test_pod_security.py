@@ -55,7 +55,7 @@ EXPECTED: dict[tuple[str, str], str | None] = {
 }
 NOT_EMBEDDED = (
     "needs kube-apiserver (--apiserver=kube): the embedded server has no Pod Security "
-    "admission and serves no Deployments or PodDisruptionBudgets yet"
+    "admission and serves no Deployments, Services or PodDisruptionBudgets yet"
 )
 
 
