@@ -208,6 +208,7 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context() -> None
     assert allowed == {
         "Dockerfile",
         "requirements.lock",
+        "requirements-build.lock",  # hatchling, hash-pinned, for the wheel build stage
         "pyproject.toml",
         "README.md",
         "sdk",
