@@ -93,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         server.start()
-    except OSError as exc:
-        raise OSError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+    except BaseException as exc:
+        server.close()  # a failed start leaves no directory (its PKI) behind
+        if isinstance(exc, OSError):
+            raise OSError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+        raise
     try:
         if args.kubeconfig_out is not None:
             server.kubeconfig(path=args.kubeconfig_out)

@@ -77,6 +77,27 @@ class APIServer(ClientSide):
     ) -> None:
         self._tmp: Path | None = None
         self._clock = clock
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: Server | None = None
+        self._clients: list[ApiClient] = []
+        gates = parse_feature_gates(feature_gates)  # a bad gate must not leave a directory
+        try:
+            self._prepare(gates, data_dir, audit_log_path, port, host, token_auth_file)
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(
+        self,
+        gates: dict[str, bool],
+        data_dir: str | Path | None,
+        audit_log_path: str | Path | None,
+        port: int | None,
+        host: str,
+        token_auth_file: str | Path | None,
+    ) -> None:
+        """Working directory, PKI and tokens (``__init__`` removes them again if this fails)."""
         if data_dir is not None:
             work = private_dir(data_dir)  # 0700: Secrets, keys and tokens live there
         else:
@@ -85,7 +106,7 @@ class APIServer(ClientSide):
         self._config = ServerConfig(
             host=host,
             port=port or 0,
-            feature_gates=parse_feature_gates(feature_gates),
+            feature_gates=gates,
             data_dir=Path(data_dir) if data_dir is not None else None,
             audit_log_path=Path(audit_log_path) if audit_log_path is not None else None,
             token_auth_file=Path(token_auth_file) if token_auth_file is not None else None,
@@ -101,10 +122,6 @@ class APIServer(ClientSide):
         self._admin_token = self._find_admin() or self._new_user(
             Identity(ADMIN_USER, None, (SYSTEM_MASTERS,))
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: Server | None = None
-        self._clients: list[ApiClient] = []
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -169,13 +169,18 @@ class KubeAPIServer(ClientSide):
         )
         self._port = port or 0
         self._extra_args = tuple(extra_args)
-        self._certs = load_or_create(self._work / "pki")
-        self._users_file = self._work / "users.json"
-        self._admin_token = ""
-        self._users: dict[str, dict[str, Any]] = {}
-        if self._users_file.exists():
-            saved = json.loads(self._users_file.read_text())
-            self._admin_token, self._users = saved["admin"], saved["users"]
+        try:  # a temporary directory is removed again if what goes into it fails
+            self._certs = load_or_create(self._work / "pki")
+            self._users_file = self._work / "users.json"
+            self._admin_token = ""
+            self._users: dict[str, dict[str, Any]] = {}
+            if self._users_file.exists():
+                saved = json.loads(self._users_file.read_text())
+                self._admin_token, self._users = saved["admin"], saved["users"]
+        except BaseException:
+            if self._tmp is not None:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
         if not self._admin_token:
             self._admin_token = uuid.uuid4().hex + uuid.uuid4().hex
         self._etcd: subprocess.Popen[bytes] | None = None
