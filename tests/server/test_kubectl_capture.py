@@ -246,7 +246,7 @@ def test_version_reports_the_imitated_line(server: CaptureServer) -> None:
     assert KUBECTL is not None
     result = server.run(KUBECTL, "version", "-o", "json")
     info = json.loads(result.stdout)["serverVersion"]
-    assert (info["major"], info["minor"]) == ("1", "36")
+    assert (info["major"], info["minor"]) == ("1", "37")  # the pinned reference release
 
 
 def test_auth_reconcile_creates_and_updates_with_protobuf(tmp_path: Path) -> None:
