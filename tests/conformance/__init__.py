@@ -1,0 +1,1 @@
+"""Differential conformance: the embedded API server against a real kube-apiserver."""
