@@ -1,7 +1,9 @@
 """Differential conformance: fixtures, scenario selection and the final count.
 
 The scenarios need both servers, so they run only with ``--apiserver=kube`` (which also
-guarantees the binaries exist); otherwise one placeholder is skipped with the reason. Two
+guarantees the binaries exist), and only when this directory is named or ``CIMP_SCENARIOS``
+is set (``make conformance``; the whole-suite ``make unit-kube`` does not repeat them);
+otherwise one placeholder is skipped with the reason. Two
 servers of each kind live for the whole session (gate on; gate off started only when a
 gate-off scenario comes), and scenarios keep apart by their names.
 
@@ -42,16 +44,37 @@ def _kube(config: pytest.Config) -> bool:
     return bool(config.getoption("--apiserver", default="embedded") == "kube")
 
 
+def _asked_for(config: pytest.Config) -> bool:
+    """The differential runs when named (``pytest tests/conformance``, as ``make conformance``
+    does) or given a count; a whole-suite run (``make unit-kube``) leaves it to that target."""
+    if os.environ.get("CIMP_SCENARIOS") or os.environ.get("CIMP_ONLY"):
+        return True
+    here = Path(__file__).parent.resolve()
+    for arg in config.args:
+        path = Path(str(arg).split("::")[0]).resolve()
+        if path == here or here in path.parents:
+            return True
+    return False
+
+
+def _placeholder(metafunc: pytest.Metafunc, reason: str) -> None:
+    skip = pytest.mark.skip(reason=reason)
+    metafunc.parametrize("scenario_index", [pytest.param(-1, marks=skip)])
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scenario_index" not in metafunc.fixturenames:
         return
     if not _kube(metafunc.config):
-        reason = "the differential needs both servers: run with --apiserver=kube (make conformance)"
-        metafunc.parametrize(
-            "scenario_index", [pytest.param(-1, marks=pytest.mark.skip(reason=reason))]
+        _placeholder(
+            metafunc, "the differential needs both servers: --apiserver=kube (make conformance)"
         )
-        return
-    metafunc.parametrize("scenario_index", scenario_indices())
+    elif not _asked_for(metafunc.config):
+        _placeholder(
+            metafunc, "the differential runs in make conformance (pytest tests/conformance)"
+        )
+    else:
+        metafunc.parametrize("scenario_index", scenario_indices())
 
 
 class Pair:

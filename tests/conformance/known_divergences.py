@@ -67,40 +67,6 @@ def _after_node_pod_removal(scenario: Scenario, step: int) -> bool:
 KNOWN: tuple[Known, ...] = (
     # ------------------------------------------------------------ fixed in the next commits
     Known(
-        "forbidden-sanitized",
-        "403 of the authorization filters: kube replaces & < > in the message (status.py)",
-        r"^(body|audit\..*\.responseStatus)$",
-        kube=r"&amp;|&lt;|&gt;",
-    ),
-    Known(
-        "forbidden-empty-details",
-        "403 for a non-resource path: kube writes details: {} (status.py)",
-        r"^(body|audit\..*\.responseStatus)$",
-        embedded=r"^(?!.*\"details\")",
-        kube=r"\"details\": \{\}",
-    ),
-    Known(
-        "audit-response-status",
-        "audit responseStatus is the Status the client got, details and success Statuses "
-        "included (filters.py)",
-        r"^audit\..*\.responseStatus$",
-        embedded=r"^(?!.*\"details\")",
-        kube=r"\"details\"|\"status\": \"Success\"",
-    ),
-    Known(
-        "audit-object-ref",
-        "audit objectRef: no apiGroup for core resources; a create or update names the object "
-        "it sent (filters.py)",
-        r"^audit\..*\.objectRef$",
-    ),
-    Known(
-        "audit-refused-watch",
-        "a refused watch is audited ResponseStarted then ResponseComplete (filters.py)",
-        r"^audit\.stages$",
-        embedded=r"^\[\"ResponseComplete\"\]$",
-        kube=r"^\[\"ResponseStarted\", \"ResponseComplete\"\]$",
-    ),
-    Known(
         "token-request",
         "TokenRequest: metadata.uid, boundObjectRef null, the JWT header, bound-object errors "
         "(kind, name, uid conflict) and the issued-credential-id audit annotation "
@@ -115,20 +81,6 @@ KNOWN: tuple[Known, ...] = (
         "when false, metadata {} (token_api.py, authn.py)",
         r"^body$",
         where=r"review|whoami",
-    ),
-    Known(
-        "legacy-400",
-        "gate off: the 400 lists the requests as Go prints v1.ObjectReference (filters.py)",
-        r"^(body|audit\..*\.responseStatus)$",
-        kube=r"requested \[\{",
-    ),
-    Known(
-        "api-watch",
-        "GET /api/v1/watch: kube cannot build its request info and answers 500 text, before "
-        "authentication, audit and impersonation (app.py)",
-        r"^(code|body|audit\.stages|metrics)$",
-        where=r"/api/v1/watch|^scenario$",
-        kube=r"Internal Server Error|500|^\[\]$|^\{",
     ),
     # ------------------------------------------------------------ owned elsewhere (reported)
     Known(

@@ -18,7 +18,7 @@ import ssl
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -157,7 +157,9 @@ def expected_object_ref(info: RequestInfo) -> dict[str, str] | None:
     """The audit ``objectRef`` kube writes for a request resolved as ``info``."""
     if not info.is_resource_request:
         return None
-    ref = {"resource": info.resource, "apiGroup": info.api_group, "apiVersion": info.api_version}
+    ref = {"resource": info.resource, "apiVersion": info.api_version}
+    if info.api_group:  # omitted for the core group, as kube writes it
+        ref["apiGroup"] = info.api_group
     if info.namespace:
         ref["namespace"] = info.namespace
     if info.name:
@@ -213,6 +215,15 @@ def test_resolver_and_server_agree(
 
     marker = f"fuzz/{uuid.uuid4()}"
     status = send(server, method, target, marker)
+    parts = unquote(target.split("?")[0]).strip("/").split("/")
+    if parts[0] in ("api", "apis") and parts[2 if parts[0] == "api" else 3 :] in (
+        ["watch"],
+        ["proxy"],
+    ):
+        # A path verb with nothing after it (``/api/v1/watch``): kube cannot build its request
+        # info and answers 500 before authentication and audit; so does the embedded server.
+        assert status == 500, f"{method} {target} answered {status}"
+        return
     assert status < 500, f"{method} {target} answered {status}"
     event = audited(server, marker)
     assert event["verb"] == client_view.verb, (method, target)

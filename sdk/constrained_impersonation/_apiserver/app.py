@@ -68,7 +68,14 @@ from .hooks import (
     ReviewHandler,
     SubresourceHandler,
 )
-from .status import StatusError, internal_error, request_entity_too_large, status_response
+from .status import (
+    StatusError,
+    internal_error,
+    quote,
+    request_entity_too_large,
+    sanitize,
+    status_response,
+)
 from .storage import MemoryStore, Store
 
 __all__ = [
@@ -106,9 +113,40 @@ def _reason(status: int) -> str:
     }.get(status, "InternalError" if status >= 500 else "BadRequest")
 
 
+def _request_info_failure(path: str) -> bool:
+    """kube's RequestInfoFactory fails on a path verb with nothing after it
+    (``/api/v1/watch``, ``/apis/<group>/<version>/proxy``)."""
+    trimmed = path.strip("/")
+    parts = trimmed.split("/") if trimmed else []
+    if len(parts) < 3 or parts[0] not in ("api", "apis"):
+        return False
+    rest = parts[2:] if parts[0] == "api" else parts[3:]
+    if parts[0] == "apis" and len(parts) < 4:
+        return False
+    return len(rest) == 1 and rest[0] in ("watch", "proxy")
+
+
+def _internal_error_text(request: web.Request, err: str) -> web.Response:
+    """``responsewriters.InternalError``: plain text, before authentication and audit."""
+    text = sanitize(f"Internal Server Error: {quote(request.raw_path)}: {err}") + "\n"
+    return web.Response(
+        status=500,
+        text=text,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
 @web.middleware
 async def request_info_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """First in the chain: request info, the context, and errors answered as kube Statuses."""
+    if _request_info_failure(request.path):
+        return _internal_error_text(
+            request,
+            "failed to create RequestInfo: unable to determine kind and namespace from url, "
+            f"{request.raw_path}",
+        )
     try:
         query = {key: request.query.getall(key) for key in set(request.query.keys())}
         request[CONTEXT] = RequestContext(info=resolve(request.method, request.path, query))

@@ -31,6 +31,7 @@ __all__ = [
     "MAX_DEPTH",
     "PATCH_TYPES",
     "PROTOBUF",
+    "REQUEST_BODY",
     "YAML",
     "Output",
     "decode_json",
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 MAX_BODY = 3 * 1024 * 1024
+REQUEST_BODY: web.RequestKey[bytes] = web.RequestKey("cimp.request_body", bytes)
 MAX_DEPTH = 100
 OFF_LOOP_BYTES = 256 * 1024
 T = TypeVar("T")
@@ -88,6 +90,7 @@ async def read_body(request: web.Request) -> bytes:
         raise request_entity_too_large(MAX_BODY) from None
     if len(data) > MAX_BODY:
         raise request_entity_too_large(MAX_BODY)
+    request[REQUEST_BODY] = data  # the audit filter logs the object's metadata, as kube does
     return data
 
 

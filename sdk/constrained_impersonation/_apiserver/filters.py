@@ -22,6 +22,7 @@ from .. import headers as header_codec
 from ..identity import Identity
 from ..resolver import Attributes
 from .authn import Authenticator
+from .bodies import REQUEST_BODY
 from .context import CONTEXT, RequestContext, get_context
 from .impersonation import AuthorizeFn, Impersonator
 from .status import StatusError, bad_request, forbidden, quote, unauthorized
@@ -110,7 +111,8 @@ def _new_event(request: web.Request, ctx: RequestContext, stage: str) -> dict[st
             ref["namespace"] = info.namespace
         if info.name:
             ref["name"] = info.name
-        ref["apiGroup"] = info.api_group
+        if info.api_group:  # omitempty: core resources carry no apiGroup
+            ref["apiGroup"] = info.api_group
         ref["apiVersion"] = info.api_version
         if info.subresource:
             ref["subresource"] = info.subresource
@@ -124,8 +126,10 @@ def _finish_event(
     done = dict(event)
     done["responseStatus"] = {"metadata": {}, "code": code}
     if error is not None:
+        # The Status the client got, as kube's audit.LogResponseObject records it.
+        body = error.body()
         done["responseStatus"].update(
-            {"status": "Failure", "message": error.message, "reason": error.reason}
+            {k: v for k, v in body.items() if k not in ("kind", "apiVersion", "code")}
         )
     if ctx.impersonated and ctx.user is not None:
         done["impersonatedUser"] = _user_info(ctx.user)
@@ -141,6 +145,80 @@ def _finish_event(
     return done
 
 
+_STARTED_WRITTEN: web.RequestKey[bool] = web.RequestKey("cimp.audit.response_started", bool)
+
+
+def _response_started(
+    sink: AuditSink,
+    request: web.Request,
+    ctx: RequestContext,
+    code: int,
+    error: StatusError | None,
+) -> None:
+    """The ResponseStarted event of a long-running request, once (kube writes it when the
+    status line goes out, for a refusal too)."""
+    if ctx.audit is None or request.get(_STARTED_WRITTEN) or not long_running(ctx):
+        return
+    request[_STARTED_WRITTEN] = True
+    event = dict(ctx.audit)
+    event["stage"] = "ResponseStarted"
+    sink.write(_finish_event(ctx, event, code, error))
+
+
+_OBJECT_REF_FROM_BODY = ("namespace", "name", "uid", "resourceVersion")
+_MAX_STATUS_BYTES = 64 * 1024
+
+
+def _log_request_object(request: web.Request, ctx: RequestContext, event: dict[str, Any]) -> None:
+    """kube's ``audit.LogRequestObject``: a create or update that reached its handler fills the
+    objectRef's empty namespace, name, uid and resourceVersion from the object it sent."""
+    info = ctx.info
+    if ctx.decision != "allow" or not info.is_resource_request:
+        return
+    raw = request.get(REQUEST_BODY)
+    if info.verb not in ("create", "update") or raw is None:
+        return
+    try:
+        body = json.loads(raw)  # YAML and protobuf bodies are not looked into
+    except (ValueError, RecursionError):
+        return  # the handler refused it too
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    ref = event.get("objectRef")
+    if not isinstance(meta, dict) or not isinstance(ref, dict):
+        return
+    for key in _OBJECT_REF_FROM_BODY:
+        value = meta.get(key)
+        if not ref.get(key) and isinstance(value, str) and value:
+            ref[key] = value
+
+
+def _response_status(response: web.StreamResponse) -> StatusError | None:
+    """A success answered with a ``Status`` body (an eviction): kube audits that Status."""
+    if not isinstance(response, web.Response) or response.content_type != "application/json":
+        return None
+    body = response.body
+    if not isinstance(body, bytes) or len(body) > _MAX_STATUS_BYTES or b'"Status"' not in body:
+        return None
+    try:
+        status = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(status, dict) or status.get("kind") != "Status":
+        return None
+    return _AuditedStatus(status)
+
+
+class _AuditedStatus(StatusError):
+    """A success Status as the audit event records it (not raised)."""
+
+    def __init__(self, status: dict[str, Any]) -> None:
+        super().__init__(int(status.get("code") or 0), str(status.get("reason", "")), "")
+        self._status = status
+
+    def body(self) -> dict[str, Any]:
+        return self._status
+
+
 def audit_filter(sink: AuditSink) -> Middleware:
     """Record one ResponseComplete event per request (plus ResponseStarted for watches)."""
 
@@ -154,14 +232,20 @@ def audit_filter(sink: AuditSink) -> Middleware:
             response = await handler(request)
         except StatusError as err:
             _slow_annotation(ctx, started)
+            _log_request_object(request, ctx, event)
+            _response_started(sink, request, ctx, err.code, err)
             sink.write(_finish_event(ctx, event, err.code, err))
             raise
         except web.HTTPException as exc:
             _slow_annotation(ctx, started)
+            _response_started(sink, request, ctx, exc.status, None)
             sink.write(_finish_event(ctx, event, exc.status, None))
             raise
         _slow_annotation(ctx, started)
-        sink.write(_finish_event(ctx, event, response.status, None))
+        _log_request_object(request, ctx, event)
+        status = _response_status(response)
+        _response_started(sink, request, ctx, response.status, status)
+        sink.write(_finish_event(ctx, event, response.status, status))
         return response
 
     return audit
@@ -174,17 +258,23 @@ def audit_response_started(
 
     async def started(request: web.Request, response: web.StreamResponse) -> None:
         ctx = request.get(CONTEXT)
-        if ctx is None or ctx.audit is None:
-            return
-        if ctx.info.verb not in ("watch",) and ctx.info.subresource not in ("console",):
-            return
-        if response.status >= 300 and response.status != 101:
-            return  # a refusal: its ResponseComplete event is the only one
-        event = dict(ctx.audit)
-        event["stage"] = "ResponseStarted"
-        sink.write(_finish_event(ctx, event, response.status, None))
+        if ctx is not None:
+            _response_started(sink, request, ctx, response.status, None)
 
     return started
+
+
+_LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
+_LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward", "console"})
+
+
+def long_running(ctx: RequestContext) -> bool:
+    """kube-apiserver's long-running check: such requests are audited when the response
+    starts (whatever its status, a refusal included) and again when it completes."""
+    info = ctx.info
+    if info.verb in _LONG_RUNNING_VERBS:
+        return True
+    return info.is_resource_request and info.subresource in _LONG_RUNNING_SUBRESOURCES
 
 
 def _slow_annotation(ctx: RequestContext, started: float) -> None:
@@ -241,11 +331,21 @@ def _go_default_info(parsed: header_codec.ParsedHeaders) -> str:
     )
 
 
+def _object_reference(kind: str, name: str, api_version: str = "", field_path: str = "") -> str:
+    """Go's ``%v`` of a ``v1.ObjectReference``: its seven fields, space separated."""
+    return "{" + " ".join((kind, "", name, "", api_version, "", field_path)) + "}"
+
+
 def _legacy_requests(parsed: header_codec.ParsedHeaders) -> str:
-    refs = [f"{{Kind:Group Name:{g}}}" for g in parsed.groups]
-    refs += [f"{{Kind:UserExtra Name:{k}={v}}}" for k, vs in parsed.extra.items() for v in vs]
+    """The legacy filter's impersonation requests (groups, extras, uid) as Go prints them."""
+    refs = [_object_reference("Group", g) for g in parsed.groups]
+    refs += [
+        _object_reference("UserExtra", v, "authentication.k8s.io/v1", k)
+        for k, vs in parsed.extra.items()
+        for v in vs
+    ]
     if parsed.uid:
-        refs.append(f"{{Kind:UID Name:{parsed.uid}}}")
+        refs.append(_object_reference("UID", parsed.uid, "authentication.k8s.io/v1"))
     return "[" + " ".join(refs) + "]"
 
 

@@ -7,6 +7,7 @@ mistake can surface as a traceback or a bare 500.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "not_found",
     "quote",
     "request_entity_too_large",
+    "sanitize",
     "status_response",
     "too_many_requests",
     "unauthorized",
@@ -52,7 +54,9 @@ class StatusError(Exception):
         self.code = code
         self.reason = reason
         self.message = message
-        self.details = dict(details) if details else None
+        # None: no ``details`` at all (NewBadRequest); ``{}``: kube's empty StatusDetails,
+        # which it writes as ``"details": {}`` (NewForbidden for a non-resource path).
+        self.details = dict(details) if details is not None else None
         self.headers = dict(headers) if headers else {}
 
     def body(self) -> dict[str, Any]:
@@ -65,7 +69,7 @@ class StatusError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        if self.details:
+        if self.details is not None:
             status["details"] = self.details
         return status
 
@@ -206,9 +210,55 @@ def internal_error(message: str) -> StatusError:
     )
 
 
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def _go_printable(char: str) -> bool:
+    """Go's ``unicode.IsPrint``: letters, marks, numbers, punctuation, symbols, ASCII space."""
+    return char == " " or unicodedata.category(char)[0] in "LMNPS"
+
+
 def quote(value: str) -> str:
-    """Go's ``%q``: a double-quoted string with escapes (JSON's rules are close enough)."""
-    return json.dumps(value, ensure_ascii=False)
+    """Go's ``%q`` (``strconv.Quote``): printable runes as they are, the rest escaped.
+
+    A lone surrogate (an undecodable byte kept by ``surrogateescape``) is written as the
+    ``\\xNN`` Go writes for an invalid UTF-8 byte.
+    """
+    out = ['"']
+    for char in value:
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif "\udc80" <= char <= "\udcff":
+            out.append(f"\\x{ord(char) - 0xDC00:02x}")
+        elif _go_printable(char):
+            out.append(char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+# responsewriters.Forbidden keeps its message from reading as HTML (quotes stay).
+_HTML_SANITIZER = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def sanitize(message: str) -> str:
+    """kube's ``&``, ``<``, ``>`` replacement in authorization 403s and internal errors."""
+    return message.translate(_HTML_SANITIZER)
 
 
 def forbidden_object(resource: str, group: str, name: str, message: str) -> StatusError:
@@ -237,7 +287,7 @@ def forbidden_message(attrs: Attributes) -> str:
 
 def forbidden(attrs: Attributes, reason: str = "") -> StatusError:
     """403 for ``attrs``, worded as kube-apiserver's ``responsewriters.Forbidden``."""
-    msg = forbidden_message(attrs)
+    msg = sanitize(forbidden_message(attrs))
     if reason:
         msg = f"{msg}: {reason}"
     if not attrs.resource_request:
