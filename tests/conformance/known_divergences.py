@@ -65,23 +65,6 @@ def _after_node_pod_removal(scenario: Scenario, step: int) -> bool:
 
 
 KNOWN: tuple[Known, ...] = (
-    # ------------------------------------------------------------ fixed in the next commits
-    Known(
-        "token-request",
-        "TokenRequest: metadata.uid, boundObjectRef null, the JWT header, bound-object errors "
-        "(kind, name, uid conflict) and the issued-credential-id audit annotation "
-        "(token_api.py, authn.py)",
-        r"^(code|body|audit\..*\.(responseStatus|annotations))$",
-        where=r"token",
-        when=lambda scenario, _: scenario.family == "tokens",
-    ),
-    Known(
-        "token-review",
-        "TokenReview: status.error worded as kube's authenticator union, authenticated omitted "
-        "when false, metadata {} (token_api.py, authn.py)",
-        r"^body$",
-        where=r"review|whoami",
-    ),
     # ------------------------------------------------------------ owned elsewhere (reported)
     Known(
         "node-restriction-mirror-order",

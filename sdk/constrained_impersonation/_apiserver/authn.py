@@ -39,6 +39,7 @@ from ..identity import (
     Identity,
     service_account_user,
 )
+from .status import quote
 
 __all__ = [
     "DEFAULT_ISSUER",
@@ -61,6 +62,7 @@ EXTRA_NODE_NAME = "authentication.kubernetes.io/node-name"
 EXTRA_NODE_UID = "authentication.kubernetes.io/node-uid"
 EXTRA_CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
 LEEWAY_SECONDS = 60
+INVALID_BEARER_TOKEN = "invalid bearer token"
 
 GetObject = Callable[[str, str, str, str], "dict[str, Any] | None"]
 
@@ -212,7 +214,7 @@ class ServiceAccountTokens:
             "kubernetes.io": private,
             "sub": service_account_user(namespace, str(meta.get("name", ""))),
         }
-        header = {"alg": "ES256", "kid": self.key_id, "typ": "JWT"}
+        header = {"alg": "ES256", "kid": self.key_id}  # no "typ", as kube's signer
         signing_input = (
             _b64(json.dumps(header, separators=(",", ":")).encode())
             + "."
@@ -225,90 +227,118 @@ class ServiceAccountTokens:
 
     # ------------------------------------------------------------------ verify
 
-    def _claims(self, token: str) -> dict[str, Any] | None:
+    def _claims(self, token: str) -> tuple[dict[str, Any] | None, str]:
+        """The verified claims of a token of this issuer; ``(None, "")`` for a token that is
+        not ours, ``(None, why)`` for one of ours whose signature does not verify."""
         parts = token.split(".")
-        if len(parts) != 3 or len(token) > 16384:
-            return None
+        if len(parts) != 3 or len(token) > 16384 or token.lstrip().startswith("{"):
+            return None, ""
+        try:
+            unverified = json.loads(_unb64(parts[1]))
+        except (ValueError, UnicodeError):
+            return None, ""
+        if not isinstance(unverified, dict) or unverified.get("iss") != self.issuer:
+            return None, ""  # kube's hasCorrectIssuer: another authenticator's token
         try:
             header = json.loads(_unb64(parts[0]))
             if not isinstance(header, dict) or header.get("alg") != "ES256":
-                return None
+                return None, ""
             signature = _unb64(parts[2])
             if len(signature) != 64:
-                return None
+                return None, _BAD_SIGNATURE
             der = encode_dss_signature(
                 int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
             )
             self._public.verify(
                 der, f"{parts[0]}.{parts[1]}".encode("ascii"), ec.ECDSA(hashes.SHA256())
             )
-            claims = json.loads(_unb64(parts[1]))
-        except (ValueError, InvalidSignature, UnicodeError):
-            return None
-        return claims if isinstance(claims, dict) else None
+        except InvalidSignature:
+            return None, _BAD_SIGNATURE
+        except (ValueError, UnicodeError):
+            return None, ""
+        return unverified, ""
 
     def authenticate(
         self, token: str, audiences: Sequence[str] = ()
     ) -> tuple[AuthResult | None, str]:
         """``(result, "")`` on success, ``(None, why)`` when the token is ours but unusable,
-        ``(None, "")`` when it is not a token this server issued."""
-        claims = self._claims(token)
-        if claims is None or claims.get("iss") != self.issuer:
-            return None, ""
+        ``(None, "")`` when it is not a token this server issued.
+
+        Checks and words as kube's service-account authenticator: signature, audiences, then
+        the time claims (60 s leeway), the service account, and the bound secret, pod or node.
+        """
+        claims, why = self._claims(token)
+        if claims is None:
+            return None, why
+        token_aud = claims.get("aud") or []
+        if isinstance(token_aud, str):
+            token_aud = [token_aud]
+        token_aud = [str(a) for a in token_aud] or list(self.audiences)
+        wanted = tuple(audiences) or self.audiences
+        matched = tuple(a for a in token_aud if a in wanted)
+        if not matched:
+            return None, (
+                f"token audiences {_go_strings(token_aud)} is invalid for the target audiences "
+                f"{_go_strings(wanted)}"
+            )
         now = self._clock()
         try:
             exp = float(claims["exp"])
             nbf = float(claims.get("nbf", 0))
+            iat = float(claims.get("iat", 0))
         except (KeyError, TypeError, ValueError):
-            return None, "invalid bearer token, token lacks exp"
+            return None, _OPAQUE_CLAIMS
         if now > exp + LEEWAY_SECONDS:
-            return None, "invalid bearer token, service account token has expired"
+            return None, "service account token has expired"
         if now < nbf - LEEWAY_SECONDS:
-            return None, "invalid bearer token, service account token is not valid yet"
-        token_aud = claims.get("aud") or []
-        if isinstance(token_aud, str):
-            token_aud = [token_aud]
-        wanted = tuple(audiences) or self.audiences
-        matched = tuple(a for a in token_aud if a in wanted)
-        if not matched:
-            return None, "invalid bearer token, token audiences don't match"
+            return None, "service account token is not valid yet"
+        if now < iat - LEEWAY_SECONDS:
+            return None, "service account token is issued in the future"
         private = claims.get("kubernetes.io")
         if not isinstance(private, dict):
-            return None, "invalid bearer token, token lacks kubernetes.io claims"
+            return None, _OPAQUE_CLAIMS
         namespace = str(private.get("namespace", ""))
         sa_ref = private.get("serviceaccount") or {}
-        sa = self._get("", "serviceaccounts", namespace, str(sa_ref.get("name", "")))
-        if sa is None or sa.get("metadata", {}).get("uid") != sa_ref.get("uid"):
-            return None, (
-                f"invalid bearer token, service account {namespace}/{sa_ref.get('name')} "
-                "has been deleted"
-            )
+        sa_name = str(sa_ref.get("name", ""))
+        sa = self._get("", "serviceaccounts", namespace, sa_name)
+        if sa is None:
+            return None, f'serviceaccounts "{sa_name}" not found'
+        sa_uid = sa.get("metadata", {}).get("uid", "")
+        if sa_uid != sa_ref.get("uid"):
+            claim = sa_ref.get("uid")
+            return None, f"service account UID ({sa_uid}) does not match claim ({claim})"
         extra: dict[str, tuple[str, ...]] = {}
         for kind, resource, name_key, uid_key in (
-            ("pod", "pods", EXTRA_POD_NAME, EXTRA_POD_UID),
             ("secret", "secrets", "", ""),
+            ("pod", "pods", EXTRA_POD_NAME, EXTRA_POD_UID),
         ):
             ref = private.get(kind)
             if not isinstance(ref, dict):
                 continue
             obj = self._get("", resource, namespace, str(ref.get("name", "")))
-            if obj is None or obj.get("metadata", {}).get("uid") != ref.get("uid"):
+            if obj is None:
+                return None, _INVALIDATED
+            uid = obj.get("metadata", {}).get("uid", "")
+            if uid != ref.get("uid"):
                 return None, (
-                    f"invalid bearer token, {kind} {namespace}/{ref.get('name')} "
-                    "has been deleted or recreated"
+                    f"{kind} UID ({uid}) does not match service account {kind} ref claim "
+                    f"({ref.get('uid')})"
                 )
             if name_key:
                 extra[name_key] = (str(ref.get("name", "")),)
                 extra[uid_key] = (str(ref.get("uid", "")),)
         node_ref = private.get("node")
         if isinstance(node_ref, dict):
-            if "pod" not in private and "secret" not in private:
+            if "pod" not in private:
                 # Bound directly to a node: the node must still exist.
                 node = self._get("", "nodes", "", str(node_ref.get("name", "")))
-                if node is None or node.get("metadata", {}).get("uid") != node_ref.get("uid"):
+                if node is None:
+                    return None, _INVALIDATED
+                uid = node.get("metadata", {}).get("uid", "")
+                if uid != node_ref.get("uid"):
                     return None, (
-                        f"invalid bearer token, node {node_ref.get('name')} "
-                        "has been deleted or recreated"
+                        f"node UID ({uid}) does not match service account node ref claim "
+                        f"({node_ref.get('uid')})"
                     )
             extra[EXTRA_NODE_NAME] = (str(node_ref.get("name", "")),)
             if node_ref.get("uid"):
@@ -322,6 +352,18 @@ class ServiceAccountTokens:
             extra,
         )
         return AuthResult(identity, matched), ""
+
+
+_BAD_SIGNATURE = "go-jose/go-jose: error in cryptographic primitive"
+_OPAQUE_CLAIMS = (
+    "service account token claims could not be validated due to unexpected validation error"
+)
+_INVALIDATED = "service account token has been invalidated"
+
+
+def _go_strings(values: Sequence[str]) -> str:
+    """Go's ``%q`` of a ``[]string``: ``["a" "b"]``."""
+    return "[" + " ".join(quote(v) for v in values) + "]"
 
 
 class Authenticator:
@@ -343,18 +385,21 @@ class Authenticator:
     ) -> tuple[AuthResult | None, str]:
         """Authenticate a bearer token; ``(None, reason)`` when it is invalid."""
         if not token:
-            return None, "invalid bearer token"
+            return None, INVALID_BEARER_TOKEN
         identity = self.static.authenticate(token)
         if identity is not None:
             api_auds = self.service_accounts.audiences
             matched = tuple(a for a in audiences if a in api_auds) if audiences else api_auds
             if not matched:
-                return None, "invalid bearer token, token audiences don't match"
+                # Audience-agnostic authenticators only answer for the API's own audiences.
+                return None, INVALID_BEARER_TOKEN
             return AuthResult(add_authenticated_group(identity), matched), ""
         result, why = self.service_accounts.authenticate(token, audiences)
         if result is not None:
             return result, ""
-        return None, why or "invalid bearer token"
+        # kube's union of authenticators: the bearer-token error, then the one that knew the
+        # token (an aggregate, printed as Go does).
+        return None, f"[{INVALID_BEARER_TOKEN}, {why}]" if why else INVALID_BEARER_TOKEN
 
     def authenticate_header(self, authorization: str | None) -> tuple[Identity | None, str]:
         """From an ``Authorization`` header: the identity, or ``(None, reason)`` for a 401."""

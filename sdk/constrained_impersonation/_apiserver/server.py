@@ -187,7 +187,7 @@ class Server:
             name: str,
             body: dict[str, Any],
         ) -> dict[str, Any]:
-            return self.token_endpoints.token_request(namespace, name, body)
+            return self.token_endpoints.token_request(namespace, name, body, ctx.annotations)
 
         ext.reviews[("authentication.k8s.io", "tokenreviews")] = token_review
         ext.subresources[("", "serviceaccounts", "token")] = token_request

@@ -6,18 +6,42 @@ demo and the tests never mint identities by hand, they ask the server as the kub
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
 from .authn import Authenticator, GetObject, ServiceAccountTokens
-from .status import bad_request, conflict, invalid, not_found
+from .status import bad_request, conflict, invalid, not_found, quote
 
 __all__ = ["TokenEndpoints"]
 
 MIN_EXPIRATION = 600
 MAX_EXPIRATION = 1 << 32
 _BINDABLE = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}
+ISSUED_CREDENTIAL_ID = "authentication.kubernetes.io/issued-credential-id"
+
+
+def _group_version(api_version: str) -> tuple[str, str]:
+    """apimachinery's ``FromAPIVersionAndKind``: ``v1`` is the core group, ``g/v`` a group;
+    anything else parses to no group and no version."""
+    if api_version.count("/") == 0:
+        return "", api_version
+    if api_version.count("/") == 1:
+        group, version = api_version.split("/")
+        return group, version
+    return "", ""
+
+
+def _jti(token: str) -> str:
+    """The ``jti`` claim of a token this server just signed."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return ""
+    return str(claims.get("jti") or "") if isinstance(claims, dict) else ""
 
 
 def _rfc3339(ts: float) -> str:
@@ -39,13 +63,45 @@ class TokenEndpoints:
         self._get = get_object
         self._clock = clock
 
-    def token_request(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Issue a token for service account ``namespace/name``; the TokenRequest response."""
+    def token_request(
+        self,
+        namespace: str,
+        name: str,
+        body: dict[str, Any],
+        audit_annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Issue a token for service account ``namespace/name``; the TokenRequest response.
+
+        Checks in kube's order (``TokenREST.Create``): the object's own name and namespace,
+        the service account, the expiration, then the bound object (a Pod, Node or Secret
+        found by kind, whatever the version), its service account and uid. The issued
+        credential id goes to ``audit_annotations`` as kube records it.
+        """
         if body.get("kind") not in (None, "", "TokenRequest"):
             raise bad_request(f"expected a TokenRequest, got kind {body.get('kind')!r}")
         spec = body.get("spec") or {}
         if not isinstance(spec, dict):
             raise bad_request("spec must be an object")
+        meta = body.get("metadata") or {}
+        for key, expected, what in (
+            ("name", name, "name"),
+            ("namespace", namespace, "namespace"),
+        ):
+            value = meta.get(key) if isinstance(meta, dict) else None
+            if value and value != expected:
+                raise invalid(
+                    "TokenRequest",
+                    name,
+                    "authentication.k8s.io",
+                    [
+                        (
+                            f"metadata.{key}",
+                            "FieldValueInvalid",
+                            f"Invalid value: {quote(str(value))}: must match the service account "
+                            f"{what} if specified",
+                        )
+                    ],
+                )
         sa = self._get("", "serviceaccounts", namespace, name)
         if sa is None:
             raise not_found("serviceaccounts", name)
@@ -55,6 +111,9 @@ class TokenEndpoints:
             expiration = 3600
         if not isinstance(expiration, int) or isinstance(expiration, bool):
             raise bad_request("spec.expirationSeconds must be an integer")
+        audiences = spec.get("audiences") or []
+        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+            raise bad_request("spec.audiences must be a list of strings")
         causes: list[tuple[str, str, str]] = []
         if expiration < MIN_EXPIRATION:
             causes.append(
@@ -64,7 +123,7 @@ class TokenEndpoints:
                     f"Invalid value: {expiration}: may not specify a duration less than 10 minutes",
                 )
             )
-        elif expiration > MAX_EXPIRATION:
+        if expiration > MAX_EXPIRATION:
             causes.append(
                 (
                     "spec.expirationSeconds",
@@ -73,52 +132,28 @@ class TokenEndpoints:
                     "may not specify a duration larger than 2^32 seconds",
                 )
             )
-        audiences = spec.get("audiences") or []
-        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
-            raise bad_request("spec.audiences must be a list of strings")
+        if causes:
+            # kube reports it without a name (NewInvalid(..., "", errs)).
+            raise invalid("TokenRequest", "", "authentication.k8s.io", causes)
         ref = spec.get("boundObjectRef")
         pod = node = secret = None
         node_name = ""
         if ref is not None:
             if not isinstance(ref, dict):
                 raise bad_request("spec.boundObjectRef must be an object")
-            kind = ref.get("kind", "")
-            resource = _BINDABLE.get(kind)
+            kind = str(ref.get("kind") or "")
+            group, version = _group_version(str(ref.get("apiVersion") or ""))
+            resource = _BINDABLE.get(kind) if group == "" else None
             if resource is None:
-                causes.append(
-                    (
-                        "spec.boundObjectRef.kind",
-                        "FieldValueNotSupported",
-                        f'Unsupported value: "{kind}": supported values: "Node", "Pod", "Secret"',
-                    )
+                raise bad_request(
+                    f"cannot bind token to object of type {group}/{version}, Kind={kind}"
                 )
-            elif ref.get("apiVersion", "v1") != "v1":
-                causes.append(
-                    (
-                        "spec.boundObjectRef.apiVersion",
-                        "FieldValueInvalid",
-                        f'Invalid value: "{ref.get("apiVersion")}": must be "v1"',
-                    )
-                )
-            if not ref.get("name"):
-                causes.append(("spec.boundObjectRef.name", "FieldValueRequired", "Required value"))
-            if causes:
-                raise invalid("TokenRequest", name, "authentication.k8s.io", causes)
-            assert resource is not None
-            obj = self._get("", resource, "" if kind == "Node" else namespace, ref["name"])
+            ref_name = str(ref.get("name") or "")
+            if not ref_name:
+                raise bad_request("Name parameter required.")
+            obj = self._get("", resource, "" if kind == "Node" else namespace, ref_name)
             if obj is None:
-                raise not_found(resource, ref["name"])
-            uid = obj.get("metadata", {}).get("uid", "")
-            if ref.get("uid") and ref["uid"] != uid:
-                raise conflict(
-                    resource,
-                    ref["name"],
-                    why=(
-                        f"the UID in the bound object reference ({ref['uid']}) does not match "
-                        f"the UID in record ({uid}). The object might have been deleted and "
-                        "then recreated"
-                    ),
-                )
+                raise not_found(resource, ref_name)
             if kind == "Pod":
                 pod = obj
                 pod_sa = obj.get("spec", {}).get("serviceAccountName") or "default"
@@ -132,11 +167,21 @@ class TokenEndpoints:
                     node = self._get("", "nodes", "", node_name)
             elif kind == "Node":
                 node = obj
-                node_name = ref["name"]
+                node_name = ref_name
             else:
                 secret = obj
-        if causes:
-            raise invalid("TokenRequest", name, "authentication.k8s.io", causes)
+            uid = obj.get("metadata", {}).get("uid", "")
+            if ref.get("uid") and ref["uid"] != uid:
+                raise conflict(
+                    kind,
+                    ref_name,
+                    group,
+                    why=(
+                        f"the UID in the bound object reference ({ref['uid']}) does not match "
+                        "the UID in record. The object might have been deleted and then "
+                        "recreated"
+                    ),
+                )
         token, exp = self._tokens.issue(
             namespace,
             sa,
@@ -147,19 +192,27 @@ class TokenEndpoints:
             node_name=node_name,
             secret=secret,
         )
+        if audit_annotations is not None:
+            jti = _jti(token)
+            if jti:
+                audit_annotations[ISSUED_CREDENTIAL_ID] = f"JTI={jti}"
         out_spec: dict[str, Any] = {
             "audiences": list(audiences or self._tokens.audiences),
             "expirationSeconds": expiration,
-            "boundObjectRef": ref,
+            # kube writes the field (no omitempty): null when the token is not bound.
+            "boundObjectRef": None
+            if ref is None
+            else {k: ref[k] for k in ("kind", "apiVersion", "name", "uid") if ref.get(k)},
         }
+        sa_meta = sa.get("metadata", {})
+        out_meta: dict[str, Any] = {"name": name, "namespace": namespace}
+        if sa_meta.get("uid"):
+            out_meta["uid"] = sa_meta["uid"]
+        out_meta["creationTimestamp"] = _rfc3339(self._clock())
         return {
             "kind": "TokenRequest",
             "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "creationTimestamp": _rfc3339(self._clock()),
-            },
+            "metadata": out_meta,
             "spec": out_spec,
             "status": {"token": token, "expirationTimestamp": _rfc3339(exp)},
         }
@@ -178,7 +231,8 @@ class TokenEndpoints:
         result, why = self._authn.authenticate_token(token, audiences)
         status: dict[str, Any]
         if result is None:
-            status = {"authenticated": False, "user": {}, "error": why or "invalid bearer token"}
+            # ``authenticated: false`` is Go's zero value: omitted, as kube writes it.
+            status = {"user": {}, "error": why or "invalid bearer token"}
         else:
             status = {
                 "authenticated": True,
@@ -193,7 +247,7 @@ class TokenEndpoints:
         return {
             "kind": "TokenReview",
             "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {"creationTimestamp": None},
+            "metadata": {},
             "spec": out_spec,
             "status": status,
         }
