@@ -57,22 +57,22 @@ def _asked_for(config: pytest.Config) -> bool:
     return False
 
 
-def _placeholder(metafunc: pytest.Metafunc, reason: str) -> None:
-    skip = pytest.mark.skip(reason=reason)
-    metafunc.parametrize("scenario_index", [pytest.param(-1, marks=skip)])
+def not_running(config: pytest.Config) -> str:
+    """Why the differential does not run in this session ("" when it does)."""
+    if not _kube(config):
+        return "the differential needs both servers: --apiserver=kube (make conformance)"
+    if not _asked_for(config):
+        return "the differential runs in make conformance (pytest tests/conformance)"
+    return ""
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scenario_index" not in metafunc.fixturenames:
         return
-    if not _kube(metafunc.config):
-        _placeholder(
-            metafunc, "the differential needs both servers: --apiserver=kube (make conformance)"
-        )
-    elif not _asked_for(metafunc.config):
-        _placeholder(
-            metafunc, "the differential runs in make conformance (pytest tests/conformance)"
-        )
+    reason = not_running(metafunc.config)
+    if reason:
+        skip = pytest.mark.skip(reason=reason)
+        metafunc.parametrize("scenario_index", [pytest.param(-1, marks=skip)])
     else:
         metafunc.parametrize("scenario_index", scenario_indices())
 
@@ -133,7 +133,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     for name, value in report.user_properties:
         if name == _PROPERTY and isinstance(value, dict):
-            _Tally.scenarios += 1
+            _Tally.scenarios += int(value.get("scenario", 1))
             _Tally.divergences += int(value["divergences"])
             _Tally.allowed += int(value["allowed"])
             _Tally.printed.extend(value["allowed_lines"])
@@ -168,7 +168,18 @@ def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]
     return result
 
 
-def record(request: pytest.FixtureRequest, divergences: int, allowed: list[str]) -> None:
+def record(
+    request: pytest.FixtureRequest, divergences: int, allowed: list[str], *, scenario: bool = True
+) -> None:
+    """Count a test's divergences in the final line (``scenario``: it is one of the N)."""
     request.node.user_properties.append(
-        (_PROPERTY, {"divergences": divergences, "allowed": len(allowed), "allowed_lines": allowed})
+        (
+            _PROPERTY,
+            {
+                "divergences": divergences,
+                "allowed": len(allowed),
+                "allowed_lines": allowed,
+                "scenario": int(scenario),
+            },
+        )
     )

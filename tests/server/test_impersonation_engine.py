@@ -475,13 +475,13 @@ def test_metrics_count_attempts_and_authorization_checks() -> None:
             request(method="DELETE", path="/api/v1/namespaces/default/pods/p"),
         )
     text = registry.render()
-    assert 'apiserver_impersonation_attempts_total{mode="user-info",decision="allowed"} 1' in text
-    assert 'apiserver_impersonation_attempts_total{mode="",decision="denied"} 1' in text
+    assert 'apiserver_impersonation_attempts_total{decision="allowed",mode="user-info"} 1' in text
+    assert 'apiserver_impersonation_attempts_total{decision="denied",mode=""} 1' in text
     assert (
-        'apiserver_impersonation_authorization_attempts_total{mode="user-info",decision="allowed"} 2'
+        'apiserver_impersonation_authorization_attempts_total{decision="allowed",mode="user-info"} 2'
         in text
     )
     assert (
-        'apiserver_impersonation_authorization_attempts_total{mode="legacy",decision="denied"} 1'
+        'apiserver_impersonation_authorization_attempts_total{decision="denied",mode="legacy"} 1'
         in text
     )

@@ -36,7 +36,7 @@ from ..identity import (
 )
 from ..resolver import Attributes
 from ..selectors import SelectorError, parse_field_selector, parse_label_selector
-from .metrics import Registry
+from .metrics import Registry, exponential_buckets
 from .status import StatusError, forbidden, quote
 
 __all__ = [
@@ -455,25 +455,31 @@ class Impersonator:
         self._memory: OrderedDict[str, str] = OrderedDict()
         self._memory_lock = threading.Lock()
         registry = metrics or Registry()
+        # k8s.io/apiserver's impersonation metrics (ALPHA), names, help and buckets as there.
+        buckets = exponential_buckets(0.001, 2, 15)
         self.attempts = registry.counter(
             "apiserver_impersonation_attempts_total",
-            "Number of impersonation attempts by mode and decision.",
+            "[ALPHA] Total number of impersonation attempts split by mode and decision.",
             ("mode", "decision"),
         )
         self.attempt_seconds = registry.histogram(
             "apiserver_impersonation_attempts_duration_seconds",
-            "Latency of impersonation attempts by mode and decision.",
+            "[ALPHA] Latency of impersonation attempts in seconds split by mode and decision.",
             ("mode", "decision"),
+            buckets,
         )
         self.authz_attempts = registry.counter(
             "apiserver_impersonation_authorization_attempts_total",
-            "Number of authorization checks made for impersonation by mode and decision.",
+            "[ALPHA] Total number of authorization checks made by the impersonation handler "
+            "split by mode and decision.",
             ("mode", "decision"),
         )
         self.authz_seconds = registry.histogram(
             "apiserver_impersonation_authorization_attempts_duration_seconds",
-            "Latency of authorization checks made for impersonation by mode and decision.",
+            "[ALPHA] Latency of authorization checks made by the impersonation handler in "
+            "seconds split by mode and decision.",
             ("mode", "decision"),
+            buckets,
         )
 
     # ---------------------------------------------------------------- authorization
