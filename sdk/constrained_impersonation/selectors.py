@@ -6,6 +6,7 @@ guard, the Node authorizer (``spec.nodeName=<node>``) and the embedded server's 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -226,6 +227,9 @@ def parse_label_selector(selector: str) -> list[LabelRequirement]:
             negate = True
             pos += 1
         key = peek()
+        if not negate and key in _OPS:
+            # kube's parser loop, not a requirement: its message is not wrapped.
+            raise SelectorError(f"found '{key}', expected: !, identifier, or 'end of string'")
         if key is None or key in _OPS:
             raise fail(f"found '{key or ''}', expected: identifier")
         pos += 1
@@ -250,14 +254,18 @@ def parse_label_selector(selector: str) -> list[LabelRequirement]:
             elif op in ("<", ">"):
                 pos += 1
                 value = peek()
-                if value is None or value in _OPS:
-                    raise fail(f"found '{value or ''}', expected: identifier")
-                pos += 1
+                if value is not None and value in _OPS:
+                    raise fail(f"found '{value}', expected: identifier")
+                if value is None or value == ",":
+                    value = ""  # kube reads an empty value and then refuses it
+                else:
+                    pos += 1
                 try:
                     int(value)
                 except ValueError:
                     raise fail(
-                        f"for 'Gt', 'Lt' operators, the value must be an integer: {value!r}"
+                        f"values[0]: Invalid value: {json.dumps(value)}: for 'Gt', 'Lt' "
+                        "operators, the value must be an integer"
                     ) from None
                 requirements.append(LabelRequirement(key, "gt" if op == ">" else "lt", (value,)))
             elif op in ("in", "notin"):
@@ -291,15 +299,16 @@ def parse_label_selector(selector: str) -> list[LabelRequirement]:
                     _validate_label_value(value)
                 requirements.append(LabelRequirement(key, op, tuple(sorted(set(values)))))
             else:
-                raise fail(f"found '{op}', expected: '=', '!=', '==', 'in', notin'")
+                raise fail(f"found '{op}', expected: in, notin, =, ==, !=, gt, lt")
         nxt = peek()
         if nxt is None:
             break
         if nxt != ",":
-            raise fail(f"found '{nxt}', expected: ',' or 'end of string'")
+            raise SelectorError(f"found '{nxt}', expected: ',' or 'end of string'")
         pos += 1
-        if peek() is None:
-            raise fail("found '', expected: identifier")
+        after = peek()
+        if after is None or (after in _OPS and after != "!"):
+            raise SelectorError(f"found '{after or ''}', expected: identifier after ','")
     return requirements
 
 

@@ -132,6 +132,7 @@ class World:
     actors: dict[str, Actor] = field(default_factory=dict)
     nodes: list[str] = field(default_factory=list)  # nodes that exist
     pods: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
+    gate_off: bool = False
 
     @property
     def ns(self) -> str:
@@ -324,7 +325,13 @@ def label_selector(d: Draw, w: World) -> str:
             f"app={w.name('x')}": 1,
             "app in (a,b)": 1,
             "!app": 0.5,
-            "app=a b": 0.3,  # invalid
+            # Invalid: each answers 400 with the parser's own words.
+            "app=a b": 0.3,
+            "app=x,": 0.1,
+            "=x": 0.1,
+            "app x y": 0.1,
+            "tier>": 0.1,
+            "app in (x": 0.1,
         }
     )
 
@@ -572,8 +579,17 @@ class Target:
     groups: tuple[str, ...] = ()
     extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
     raw_extra: tuple[tuple[str, str], ...] = ()  # header-name suffix, value (malformed keys)
+    case: str = ""  # "lower" or "upper": header names as HTTP/2 or a shouting client send them
 
     def headers(self) -> list[tuple[str, str]]:
+        lines = self._lines()
+        if self.case == "lower":
+            return [(k.lower(), v) for k, v in lines]
+        if self.case == "upper":
+            return [(k.upper(), v) for k, v in lines]
+        return lines
+
+    def _lines(self) -> list[tuple[str, str]]:
         lines: list[tuple[str, str]] = []
         if self.user is not None:
             lines.append(("Impersonate-User", self.user))
@@ -702,12 +718,14 @@ def target(d: Draw, w: World, requestor_node: str | None, *, multi_key_ok: bool 
             values = tuple(d.some(["v1", "v2", "", "a,b", "ü", "v3", "v4"], 1, 5))
             extra = ((key, values),)
             if d.chance(0.1):
-                raw = (("example.com%zz", "v"),)  # a malformed escape: the key stays as sent
+                # A malformed escape: the key stays as sent (and stays the only key).
+                extra, raw = (), (("example.com%zz", "v"),)
     if d.chance(0.04):
         user = None  # headers without a user: 400 (or nothing at all)
         # The legacy filter's 400 lists extras in Go map order: one key keeps it one answer.
         extra = extra[:1]
-    return Target(user, uid, groups, extra, raw)
+    case = d.weighted({"": 8, "lower": 1, "upper": 1})
+    return Target(user, uid, groups, extra, raw, case)
 
 
 # --------------------------------------------------------------------------- grants
@@ -844,9 +862,17 @@ def perturb(
 # --------------------------------------------------------------------------- requestors
 
 
-def requestor(d: Draw, w: World, kinds: dict[str, float]) -> tuple[str, dict[str, Any], str | None]:
-    """Register the scenario's requestor; returns (actor key, RBAC subject, its node-name)."""
+def requestor(
+    d: Draw, w: World, kinds: dict[str, float]
+) -> tuple[str, dict[str, Any] | None, str | None]:
+    """Register the scenario's requestor; returns (actor key, RBAC subject, its node-name).
+
+    An anonymous requestor gets no subject: a grant to ``system:anonymous`` would reach every
+    later scenario's anonymous requests."""
     kind = d.weighted(kinds)
+    if kind == "anonymous":
+        w.actors["requestor"] = Actor("anonymous", "system:anonymous")
+        return "requestor", None, None
     if kind == "user":
         name = d.weighted({w.name("alice"): 8, w.name("al&<i>ce"): 1, w.name("ålice"): 1})
         groups = tuple(d.some([w.name("team"), w.name("eng")], 0, 2))
@@ -903,10 +929,16 @@ def base_world(d: Draw, w: World, *, n1: float = 0.85) -> None:
 
 def _impersonate(d: Draw, w: World) -> list[Step]:
     base_world(d, w)
-    actor, subject, req_node = requestor(d, w, {"user": 5, "token": 4, "node": 1})
-    t = target(d, w, req_node)
+    actor, subject, req_node = requestor(d, w, {"user": 5, "token": 4, "node": 1, "anonymous": 0.3})
+    # Gate off, only legacy grants count: several extra keys would be checked in Go map order.
+    t = target(d, w, req_node, multi_key_ok=not w.gate_off)
     reqs = requests(d, w, d.weighted({1: 3, 2: 3, 3: 2, 4: 1}))
     fitted = t.mode(req_node)
+
+    def give(name: str, rules: list[dict[str, Any]], namespace: str = "") -> None:
+        if subject is not None:
+            w.grant(name, rules, [subject], namespace=namespace)
+
     modes = [fitted]
     if d.chance(0.25):
         modes.append(d.pick([*MODES, "legacy"]))
@@ -923,24 +955,20 @@ def _impersonate(d: Draw, w: World) -> list[Step]:
             sa_rules = [r for r in rules if "serviceaccounts" in r.get("resources", [])]
             rules = [r for r in rules if r not in sa_rules]
             namespaced.setdefault(sa[0], []).extend(sa_rules)
-        w.grant(w.name(f"imp{i}"), perturb(d, rules + cluster, t.multi_key), [subject])
+        give(w.name(f"imp{i}"), perturb(d, rules + cluster, t.multi_key))
         for j, (ns, ns_rules) in enumerate(sorted(namespaced.items())):
             if ns in (w.ns, w.ns2) and any(
                 o["metadata"]["name"] == ns for o in w.objects if o["kind"] == "Namespace"
             ):
-                w.grant(
-                    w.name(f"imp{i}-{j}"),
-                    perturb(d, ns_rules, t.multi_key),
-                    [subject],
-                    namespace=ns,
-                )
-    if d.chance(0.05):
+                give(w.name(f"imp{i}-{j}"), perturb(d, ns_rules, t.multi_key), ns)
+    has_star = d.chance(0.05) and subject is not None
+    if has_star:
         everything = [
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
             {"nonResourceURLs": ["*"], "verbs": ["*"]},
         ]
-        w.grant(w.name("star"), everything, [subject])
-    if d.chance(0.05):
+        give(w.name("star"), everything)
+    if d.chance(0.05) and subject is not None:
         w.add(
             binding(
                 "ClusterRoleBinding", w.name("dangling"), "ClusterRole", w.name("gone"), [subject]
@@ -974,7 +1002,9 @@ def _impersonate(d: Draw, w: World) -> list[Step]:
         tt = t
         if d.chance(0.12):
             tt = target(d, w, req_node, multi_key_ok=False)
-        headers = tt.headers() if not d.chance(0.05) else []
+        # Now and then the requestor asks for itself; not with the star grant, which would
+        # allow beside a bootstrap binding (kube names either, in map order).
+        headers = [] if d.chance(0.05) and not has_star else tt.headers()
         steps.append(r.step(actor, headers, f"{i}: {r.verb} {r.resource or r.path}"))
         if d.chance(0.15):
             steps.append(r.step(actor, headers, f"{i}: again (cached)"))
@@ -1535,7 +1565,7 @@ def generate(seed: int, index: int) -> Scenario:
     """Scenario ``index`` of the stream ``seed``."""
     d = Draw(seed, index)
     family = d.weighted({k: float(v) for k, v in FAMILIES.items()})
-    w = World(d, f"s{index}")
+    w = World(d, f"s{index}", gate_off=family == "gate-off")
     builders: dict[str, Callable[[Draw, World], list[Step]]] = {
         "impersonate": _impersonate,
         "gate-off": _impersonate,

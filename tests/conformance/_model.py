@@ -42,8 +42,9 @@ class Actor:
     """Who sends requests: a user the harness registers, or a service account's token.
 
     ``kind``: ``"user"`` (``add_user(name, groups, uid, extra)``; nodes are users named
-    ``system:node:<n>`` in ``system:nodes``) or ``"token"`` (``token_for(namespace, name,
-    pod=..., node=...)``, a TokenRequest made by the admin, as the kubelet's).
+    ``system:node:<n>`` in ``system:nodes``), ``"token"`` (``token_for(namespace, name,
+    pod=..., node=...)``, a TokenRequest made by the admin, as the kubelet's), ``"anonymous"``
+    (no credentials) or ``"step-token"`` (what an earlier TokenRequest step returned).
     """
 
     kind: str
@@ -56,6 +57,8 @@ class Actor:
     node: str | None = None
 
     def describe(self) -> dict[str, Any]:
+        if self.kind == "anonymous":
+            return {"anonymous": True}
         if self.kind == "token":
             out: dict[str, Any] = {"serviceaccount": f"{self.namespace}/{self.name}"}
             if self.pod:

@@ -252,7 +252,7 @@ def _token(server: Any, actor: Actor) -> str:
         )
     if actor.kind == "token":
         return str(server.token_for(actor.namespace, actor.name, pod=actor.pod, node=actor.node))
-    return ""  # "step-token": resolved when the step runs
+    return ""  # "anonymous": no token; "step-token": resolved when the step runs
 
 
 def _issued_token(obs: Observed, step: int) -> str:

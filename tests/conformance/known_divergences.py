@@ -82,11 +82,22 @@ KNOWN: tuple[Known, ...] = (
         embedded=r"Invalid value: \\\"\['",
     ),
     Known(
-        "bootstrap-node-proxier",
-        "bootstrap ClusterRole system:node-proxier of 1.37 also grants list/watch on "
-        "networking.k8s.io servicecidrs (authz/bootstrap.py)",
+        "bootstrap-roles",
+        "1.37's bootstrap ClusterRoles grant more than the embedded ones: system:node-proxier "
+        "list/watch networking.k8s.io servicecidrs; system:aggregate-to-view events.k8s.io "
+        "events and resource.k8s.io resourceclaims(/status), resourceclaimtemplates "
+        "(authz/bootstrap.py)",
         r"^(body|audit\..*\.responseStatus)$",
-        kube=r"servicecidrs",
+        kube=r"servicecidrs|events\.k8s\.io|resource\.k8s\.io",
+        where=r"system:(node-proxier|aggregate-to-view)",
+    ),
+    Known(
+        "eviction-errors",
+        'an eviction of a missing pod is kube\'s pod "<name>" not found (singular, details '
+        "kind pod); in a missing namespace NamespaceLifecycle answers first (eviction handler)",
+        r"^(code|body|audit\..*\.responseStatus)$",
+        kube=r"pod \\\"|namespaces \\\"",
+        where=r"eviction",
     ),
     Known(
         "node-restriction-taints",

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -245,3 +246,26 @@ def _b64(segment: str) -> bytes:
     import base64
 
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("app=a b", "found 'b', expected: ',' or 'end of string'"),
+        ("a=b,", "found '', expected: identifier after ','"),
+        ("=b", "found '=', expected: !, identifier, or 'end of string'"),
+        ("a b c", "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"),
+        (
+            "x>",
+            "unable to parse requirement: values[0]: Invalid value: \"\": for 'Gt', 'Lt' "
+            "operators, the value must be an integer",
+        ),
+        ("a in (x", "unable to parse requirement: found '', expected: ',' or ')'"),
+    ],
+)
+def test_label_selector_errors(wire: Wire, selector: str, message: str) -> None:
+    """Only a requirement's own errors are prefixed "unable to parse requirement"."""
+    status, body = wire.server.request(
+        "GET", "/api/v1/namespaces/pinned/configmaps?labelSelector=" + quote(selector)
+    )
+    assert (status, body["message"]) == (400, message)

@@ -368,7 +368,13 @@ def test_claims_volumes_and_tokens(store: Store) -> None:
         NO,
         "no relationship found between node 'n1' and this object",
     )
-    assert a.authorize(req("get", "serviceaccounts", "ns", "web-sa")) == (
+    # 1.37: a node reads the service accounts of its pods (credential providers).
+    assert a.authorize(req("get", "serviceaccounts", "ns", "web-sa")) == YES
+    assert a.authorize(req("get", "serviceaccounts", "ns", "other")) == (
+        NO,
+        "no relationship found between node 'n1' and this object",
+    )
+    assert a.authorize(req("delete", "serviceaccounts", "ns", "web-sa")) == (
         NO,
         "can only create tokens for individual service accounts",
     )

@@ -361,6 +361,8 @@ class NodeAuthorizer:
     def _status_update(self, node: str, kind: str, attrs: Attributes) -> tuple[Decision, str]:
         if attrs.verb not in ("update", "patch"):
             return _NO, "can only get/update/patch this type"
+        if attrs.subresource != "status":
+            return _NO, "can only update status subresource"
         return self._related(node, kind, attrs)
 
     # ---------------------------------------------------------------- per resource
@@ -386,6 +388,10 @@ class NodeAuthorizer:
         return self._get(node, VOLUME_ATTACHMENT, attrs)
 
     def _service_accounts(self, node: str, attrs: Attributes) -> tuple[Decision, str]:
+        if attrs.verb == "get" and not attrs.subresource:
+            # 1.37 (KubeletServiceAccountTokenForCredentialProviders, on by default): a node
+            # reads the service accounts of its pods.
+            return self._read_namespaced(node, SERVICE_ACCOUNT, attrs)
         if attrs.verb != "create" or not attrs.name:
             return _NO, "can only create tokens for individual service accounts"
         if attrs.subresource != "token":
