@@ -14,36 +14,15 @@ validated; tokens are never passed here.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import time
 from typing import Any, TextIO
+
+from constrained_impersonation._jsonlog import JsonFormatter
 
 __all__ = ["JsonFormatter", "configure", "log"]
 
 _log = logging.getLogger("deputy")
-
-
-class JsonFormatter(logging.Formatter):
-    """Render a record as one line of ASCII JSON."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            for key, value in fields.items():
-                entry.setdefault(key, value)
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-        return json.dumps(entry, default=str, ensure_ascii=True)
 
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]

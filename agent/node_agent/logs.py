@@ -7,36 +7,15 @@ because nothing the agent raises carries credentials (the SDK's errors name user
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import time
 from typing import Any, TextIO
+
+from constrained_impersonation._jsonlog import JsonFormatter
 
 __all__ = ["JsonFormatter", "configure", "log"]
 
 _log = logging.getLogger("node_agent")
-
-
-class JsonFormatter(logging.Formatter):
-    """Render a record as one JSON object."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            for key, value in fields.items():
-                entry.setdefault(key, value)
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-        return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure(level: str = "info", stream: TextIO | None = None) -> None:

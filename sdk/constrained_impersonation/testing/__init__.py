@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import tempfile
 import threading
 import time
@@ -167,17 +166,6 @@ class APIServer(ClientSide):
                 loop.call_soon_threadsafe(loop.stop)
                 if thread is not None:
                     thread.join(timeout=10)
-
-    def restart(self) -> APIServer:
-        """Stop and start again on the same port (objects survive only with ``data_dir``)."""
-        self.stop()
-        return self.start()
-
-    def close(self) -> None:
-        self.stop()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
 
     # ------------------------------------------------------------------ facts
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import ssl
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -79,11 +80,26 @@ class ClientSide:
 
     # ------------------------------------------------------------------ lifecycle
 
+    _tmp: Path | None
+
     def start(self) -> Self:
         raise NotImplementedError
 
-    def close(self) -> None:
+    def stop(self) -> None:
         raise NotImplementedError
+
+    def restart(self) -> Self:
+        """Stop and start again on the same port; what survives depends on the backend
+        (the embedded server keeps objects only with ``data_dir``, etcd always does)."""
+        self.stop()
+        return self.start()
+
+    def close(self) -> None:
+        """Stop, and remove the temporary directory if the server made one."""
+        self.stop()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     def __enter__(self) -> Self:
         try:

@@ -371,17 +371,6 @@ class KubeAPIServer(ClientSide):
             self._webhook.close()
             self._webhook = None
 
-    def restart(self) -> KubeAPIServer:
-        """Stop and start again on the same ports, with the same data, PKI and users."""
-        self.stop()
-        return self.start()
-
-    def close(self) -> None:
-        self.stop()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
