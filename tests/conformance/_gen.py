@@ -830,7 +830,7 @@ def _other_mode(d: Draw, verb: str) -> str:
 
 
 def _extras_rule(rule: dict[str, Any]) -> bool:
-    return any(r == "*" or r.startswith("userextras") for r in rule.get("resources", []))
+    return any(r == "*" or r.startswith(("userextras", "*/")) for r in rule.get("resources", []))
 
 
 def perturb(
@@ -908,6 +908,14 @@ def requestor(
     return "requestor", subject, node_name
 
 
+def actor_name(w: World, key: str) -> str:
+    """The user name an actor authenticates as."""
+    actor = w.actors[key]
+    if actor.kind == "token":
+        return f"system:serviceaccount:{actor.namespace}:{actor.name}"
+    return actor.name
+
+
 def base_world(d: Draw, w: World, *, n1: float = 0.85) -> None:
     w.namespace(w.ns)
     if d.chance(0.3):
@@ -961,7 +969,10 @@ def _impersonate(d: Draw, w: World) -> list[Step]:
                 o["metadata"]["name"] == ns for o in w.objects if o["kind"] == "Namespace"
             ):
                 give(w.name(f"imp{i}-{j}"), perturb(d, ns_rules, t.multi_key), ns)
-    has_star = d.chance(0.05) and subject is not None
+    # A superuser requestor must never act as itself (nor impersonate itself): its grant
+    # would allow beside a bootstrap or view binding, and kube names either (map order).
+    has_star = d.chance(0.05) and subject is not None and t.user is not None
+    has_star = has_star and actor_name(w, actor) != t.user
     if has_star:
         everything = [
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
@@ -974,7 +985,7 @@ def _impersonate(d: Draw, w: World) -> list[Step]:
                 "ClusterRoleBinding", w.name("dangling"), "ClusterRole", w.name("gone"), [subject]
             )
         )
-    if d.chance(0.5) and t.user:
+    if d.chance(0.5) and t.user and not has_star:
         view = [
             _rule(
                 [""],
@@ -1002,6 +1013,8 @@ def _impersonate(d: Draw, w: World) -> list[Step]:
         tt = t
         if d.chance(0.12):
             tt = target(d, w, req_node, multi_key_ok=False)
+            if has_star and (tt.user is None or tt.user == actor_name(w, actor)):
+                tt = t
         # Now and then the requestor asks for itself; not with the star grant, which would
         # allow beside a bootstrap binding (kube names either, in map order).
         headers = [] if d.chance(0.05) and not has_star else tt.headers()

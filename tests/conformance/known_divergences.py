@@ -53,13 +53,20 @@ class Known:
 
 
 def _after_node_pod_removal(scenario: Scenario, step: int) -> bool:
-    """A node-bound pod was deleted or evicted by an earlier step (or anywhere, for the
-    scenario-wide metrics)."""
+    """An earlier step (any, for the scenario-wide metrics) deleted or evicted a pod that is
+    bound to a node."""
+    on_node = {
+        (o["metadata"].get("namespace"), o["metadata"]["name"])
+        for o in scenario.objects
+        if o.get("kind") == "Pod" and (o.get("spec") or {}).get("nodeName")
+    }
     last = len(scenario.steps) if step < 0 else step
     for earlier in scenario.steps[:last]:
         path = earlier.path.split("?")[0]
-        on_node = re.search(r"/pods/s\d+-on[12](/eviction)?$", path)
-        if on_node and (earlier.method == "DELETE" or path.endswith("/eviction")):
+        found = re.search(r"/namespaces/([^/]+)/pods/([^/]+)(/eviction)?$", path)
+        if not found or (found.group(1), found.group(2)) not in on_node:
+            continue
+        if earlier.method == "DELETE" or found.group(3):
             return True
     return False
 
@@ -111,6 +118,14 @@ KNOWN: tuple[Known, ...] = (
         "kubelet confirms); the embedded server removes it at once (writes.py)",
         r".",
         when=_after_node_pod_removal,
+    ),
+    Known(
+        "not-found-text",
+        "kube answers a path no API serves (outside /api and its group-versions) with "
+        "http.NotFound's text '404 page not found' and audits no Status; the embedded server "
+        "answers a JSON Status (app.py routing)",
+        r"^(code|body|audit\..*\.responseStatus)$",
+        kube=r"404 page not found|^\{\"code\": 404, \"metadata\": \{\}\}$",
     ),
     Known(
         "pod-security-annotation",
