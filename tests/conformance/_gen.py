@@ -374,6 +374,7 @@ def _request(d: Draw, w: World) -> Req:
             "namespace": 1,
             "roles": 1,
             "unknown-resource": 1,
+            "unknown-core": 0.7,
             "odd-name": 1,
             "nonresource": 4,
             "api-watch": 0.5,
@@ -552,6 +553,9 @@ def _request(d: Draw, w: World) -> Req:
             "widgets",
             ns,
         )
+    if kind == "unknown-core":
+        # Under /api: kube's go-restful answers a JSON 404 (an unknown group is plain text).
+        return Req("list", "GET", _core(ns, "widgets"), "", "widgets", ns)
     if kind == "odd-name":
         name = d.pick(["x&<y>", 'q"u', "a b", "Ü"])
         return Req("get", "GET", _core(ns, "configmaps", name), "", "configmaps", ns, name)

@@ -269,3 +269,19 @@ def test_label_selector_errors(wire: Wire, selector: str, message: str) -> None:
         "GET", "/api/v1/namespaces/pinned/configmaps?labelSelector=" + quote(selector)
     )
     assert (status, body["message"]) == (400, message)
+
+
+@pytest.mark.parametrize("path", ["/api/v2", "/api/v1/widgets", "/version/x"])
+def test_a_path_under_an_api_without_a_route_is_a_404_status(wire: Wire, path: str) -> None:
+    status, body = wire.server.request("GET", path)
+    assert status == 404
+    assert body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "the server could not find the requested resource",
+        "reason": "NotFound",
+        "details": {},
+        "code": 404,
+    }

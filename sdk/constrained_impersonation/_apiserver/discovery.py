@@ -30,7 +30,7 @@ from aiohttp import web
 from .._kube_version import KUBE_VERSION
 from . import resources
 from .resources import ResourceType
-from .status import StatusError, not_acceptable, status_response
+from .status import StatusError, not_acceptable, page_not_found, status_response
 
 __all__ = [
     "AGGREGATED_VERSIONS",
@@ -334,9 +334,7 @@ def _respond(
 
 
 def _not_found() -> web.Response:
-    return status_response(
-        StatusError(404, "NotFound", "the server could not find the requested resource")
-    )
+    return status_response(page_not_found())
 
 
 def _root(core: bool, legacy: Callable[[web.Request], dict[str, Any]]) -> Handler:

@@ -28,6 +28,7 @@ from .listing import (
 )
 from .resources import ResourceType
 from .status import StatusError, not_found
+from .status import page_not_found as _page_not_found
 from .storage import Record, Store, encode
 from .storage.base import too_large_resource_version
 from .tables import partial_list, partial_object, table
@@ -50,7 +51,7 @@ class RestSettings:
 
 
 def page_not_found() -> StatusError:
-    return StatusError(404, "NotFound", "the server could not find the requested resource")
+    return _page_not_found()
 
 
 def method_not_allowed() -> StatusError:

@@ -26,7 +26,7 @@ from aiohttp import web
 from . import discovery, proto_schemas, resources
 from .proto_schemas import Field
 from .resources import ResourceType
-from .status import StatusError, not_acceptable, status_response
+from .status import not_acceptable, page_not_found, status_response
 
 __all__ = [
     "V2_PROTOBUF",
@@ -750,9 +750,7 @@ def _json_acceptable(accept: str | None) -> bool:
 
 
 def _not_found() -> web.Response:
-    return status_response(
-        StatusError(404, "NotFound", "the server could not find the requested resource")
-    )
+    return status_response(page_not_found())
 
 
 def _json(body: bytes, etag: str, request: web.Request, cache_control: str) -> web.Response:

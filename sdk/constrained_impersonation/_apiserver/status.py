@@ -29,6 +29,7 @@ __all__ = [
     "method_not_supported",
     "not_acceptable",
     "not_found",
+    "page_not_found",
     "quote",
     "request_entity_too_large",
     "sanitize",
@@ -99,6 +100,11 @@ def not_found(resource: str, name: str, group: str = "") -> StatusError:
     qualified = _qualified(resource, group)
     message = f"{qualified} {quote(name)} not found" if name else f"{qualified} not found"
     return StatusError(404, "NotFound", message, _details(resource, group, name))
+
+
+def page_not_found() -> StatusError:
+    """go-restful's 404 for a path under an API it serves but no route of it (``/api/v2``)."""
+    return StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
 
 def already_exists(resource: str, name: str, group: str = "") -> StatusError:
