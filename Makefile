@@ -76,7 +76,7 @@ unit-kube: venv kube
 
 # Lint and types, the suite on the embedded server, the same suite on the real kube-apiserver,
 # then the differential (CONFORMANCE_SCENARIOS, 300 by default; 2,000 or more by hand).
-test: lint types unit unit-kube conformance
+test: lint types kube unit unit-kube conformance
 
 # Differential conformance: generated scenarios sent to both servers, every answer compared.
 conformance: venv kube
