@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -418,7 +418,7 @@ def _request(d: Draw, w: World) -> Req:
     if kind == "eviction":
         if pod_name == w.name("agent-pod"):
             pod_name = w.name("web")  # the requestor's token stays bound to a live pod
-        body = {
+        eviction: dict[str, Any] = {
             "apiVersion": "policy/v1",
             "kind": "Eviction",
             "metadata": _meta(pod_name, ns),
@@ -431,7 +431,7 @@ def _request(d: Draw, w: World) -> Req:
             "pods/eviction",
             ns,
             pod_name,
-            body=body,
+            body=eviction,
         )
     if kind == "get-node":
         return Req("get", "GET", _core("", "nodes", node), "", "nodes", "", node)
@@ -666,7 +666,7 @@ def _sa_of(user: str) -> tuple[str, str] | None:
 
 def target(d: Draw, w: World, requestor_node: str | None, *, multi_key_ok: bool = True) -> Target:
     node = requestor_node or (w.nodes[0] if w.nodes else w.name("n1"))
-    user = d.weighted(
+    user: str | None = d.weighted(
         {
             w.name("bob"): 6,
             f"system:node:{node}": 5,
@@ -1601,7 +1601,3 @@ def generate(seed: int, index: int) -> Scenario:
         actors=w.actors,
         steps=steps,
     )
-
-
-def replace_step(step: Step, **changes: Any) -> Step:
-    return replace(step, **changes)

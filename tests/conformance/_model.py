@@ -132,13 +132,8 @@ class Scenario:
             "index": self.index,
             "family": self.family,
             "gateOff": self.gate_off,
-            "objects": [_brief(o) for o in self.objects],
+            "objects": self.objects,
             "actors": {k: a.describe() for k, a in self.actors.items()},
             "steps": [s.describe() for s in self.steps],
         }
         return json.dumps(doc, indent=1, ensure_ascii=False)
-
-
-def _brief(obj: dict[str, Any]) -> Any:
-    """Objects as sent; RBAC rules and bindings are what a reader needs, so all is kept."""
-    return obj

@@ -82,13 +82,6 @@ KNOWN: tuple[Known, ...] = (
         kube=r"can only create pods with",
     ),
     Known(
-        "rbac-validation-value",
-        'Role validation prints an invalid []string value as Go does, ["/healthz"] '
-        "(RBAC object validation)",
-        r"^(body|audit\..*\.responseStatus)$",
-        embedded=r"Invalid value: \\\"\['",
-    ),
-    Known(
         "bootstrap-roles",
         "1.37's bootstrap ClusterRoles grant more than the embedded ones: system:node-proxier "
         "list/watch networking.k8s.io servicecidrs; system:aggregate-to-view events.k8s.io "

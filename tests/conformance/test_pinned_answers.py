@@ -285,3 +285,20 @@ def test_a_path_under_an_api_without_a_route_is_a_404_status(wire: Wire, path: s
         "details": {},
         "code": 404,
     }
+
+
+def test_field_errors_print_a_list_value_as_go_json(wire: Wire) -> None:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "urls", "namespace": "pinned"},
+        "rules": [{"nonResourceURLs": ["/healthz", "/x<y>"], "verbs": ["get"]}],
+    }
+    status, body = wire.server.request(
+        "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/pinned/roles", role
+    )
+    assert status == 422
+    assert body["message"] == (
+        'Role.rbac.authorization.k8s.io "urls" is invalid: rules[0].nonResourceURLs: Invalid '
+        'value: ["/healthz","/x\\u003cy\\u003e"]: namespaced rules cannot apply to non-resource URLs'
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 
 from ..identity import is_dns1123_label, is_dns1123_subdomain
 from .resources import ResourceType
+from .status import quote
 from .storage import now_rfc3339
 
 __all__ = [
@@ -46,9 +48,17 @@ _MAX_ANNOTATIONS = 256 * 1024
 
 
 def _q(value: object) -> str:
-    """Go's ``%q`` of a value in a field error."""
-    text = value if isinstance(value, str) else str(value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A bad value as apimachinery's ``field.Error`` prints it: a string quoted (``%q``),
+    numbers and booleans plainly, anything else as Go's ``json.Marshal`` (compact, HTML
+    characters escaped)."""
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _invalid(field: str, value: object, detail: str) -> Cause:
