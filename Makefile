@@ -60,8 +60,8 @@ kube:
 	@hack/build-kube.sh
 
 lint: venv
-	$(BIN)/ruff check sdk agent tests bench
-	$(BIN)/ruff format --check sdk agent tests bench
+	$(BIN)/ruff check sdk server agent tests bench
+	$(BIN)/ruff format --check sdk server agent tests bench
 
 types: venv
 	$(BIN)/mypy

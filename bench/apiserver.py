@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from constrained_impersonation._apiserver.authz import bootstrap_objects, new_authorizer
-from constrained_impersonation._apiserver.impersonation import Impersonator
-from constrained_impersonation._apiserver.storage import MemoryStore
+from cimp_apiserver.authz import bootstrap_objects, new_authorizer
+from cimp_apiserver.impersonation import Impersonator
+from cimp_apiserver.storage import MemoryStore
 from constrained_impersonation.headers import parse
 from constrained_impersonation.identity import Identity
 from constrained_impersonation.resolver import Attributes, resolve
@@ -169,7 +169,7 @@ def bench_serving(pods: int = 5000, watchers: int = 2000) -> list[tuple[str, str
     import aiohttp
     import yaml
 
-    from constrained_impersonation._apiserver.storage import open_store
+    from cimp_apiserver.storage import open_store
 
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from constrained_impersonation._apiserver import filters
-from constrained_impersonation._apiserver.context import RequestContext
+from cimp_apiserver import filters
+from cimp_apiserver.context import RequestContext
 from constrained_impersonation.resolver import resolve
 
 PREFIX = "apiserver.latency.k8s.io/"

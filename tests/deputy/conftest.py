@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from multidict import CIMultiDict
 
-from constrained_impersonation._apiserver.certs import load_or_create
+from cimp_apiserver.certs import load_or_create
 from constrained_impersonation.testing import APIServer
 from deputy.config import DeputyConfig
 from deputy.kube import HandshakeRefused, keep_refusal_body
@@ -295,7 +295,7 @@ def expired_token(server: APIServer, namespace: str, service_account: str) -> st
     TokenRequest refuses lifetimes under ten minutes, so this signs one with the issuer's key
     (kept next to the CA) and a clock two hours behind; only the expiry makes it invalid.
     """
-    from constrained_impersonation._apiserver.authn import ServiceAccountTokens
+    from cimp_apiserver.authn import ServiceAccountTokens
 
     key = serialization.load_pem_private_key(
         (Path(server.ca_file).parent / "sa.pem").read_bytes(), password=None

@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from constrained_impersonation._apiserver import discovery, openapi, protobuf
-from constrained_impersonation._apiserver.status import StatusError, status_response
+from cimp_apiserver import discovery, openapi, protobuf
+from cimp_apiserver.status import StatusError, status_response
 
 KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
 

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from constrained_impersonation._apiserver.context import get_context
+from cimp_apiserver.context import get_context
 from constrained_impersonation.identity import Identity
 
 ADMIN = Identity("admin", groups=("system:masters", "system:authenticated"))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from constrained_impersonation._apiserver.authz import (
+from cimp_apiserver.authz import (
     Decision,
     PrivilegedGroupAuthorizer,
     RulesReview,
@@ -14,7 +14,7 @@ from constrained_impersonation._apiserver.authz import (
     bootstrap_objects,
     new_authorizer,
 )
-from constrained_impersonation._apiserver.resources import TABLE
+from cimp_apiserver.resources import TABLE
 from constrained_impersonation.identity import Identity
 from constrained_impersonation.resolver import Attributes, resolve
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from constrained_impersonation._apiserver.impersonation import Impersonator
-from constrained_impersonation._apiserver.metrics import Registry
-from constrained_impersonation._apiserver.status import StatusError
+from cimp_apiserver.impersonation import Impersonator
+from cimp_apiserver.metrics import Registry
+from cimp_apiserver.status import StatusError
 from constrained_impersonation.headers import ParsedHeaders, parse
 from constrained_impersonation.identity import Identity
 from constrained_impersonation.resolver import Attributes, resolve

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from constrained_impersonation._apiserver import protobuf
+from cimp_apiserver import protobuf
 
 from ._capture import PROTOBUF_COMMANDS, CaptureServer, find_kubectl
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from constrained_impersonation._apiserver.authz import (
+from cimp_apiserver.authz import (
     NODE_RULES,
     Decision,
     NodeAuthorizer,

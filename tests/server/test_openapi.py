@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDict
 
-from constrained_impersonation._apiserver import openapi, proto_schemas, protobuf, resources
+from cimp_apiserver import openapi, proto_schemas, protobuf, resources
 
 from .test_protobuf import OTHERS, POD
 

@@ -9,14 +9,14 @@ from typing import Any
 import kubernetes.client as k
 import pytest
 
-from constrained_impersonation._apiserver.app import build_app
-from constrained_impersonation._apiserver.patch import (
+from cimp_apiserver.app import build_app
+from cimp_apiserver.patch import (
     PatchError,
     apply_json_patch,
     merge_patch,
     strategic_merge_patch,
 )
-from constrained_impersonation._apiserver.storage import MemoryStore
+from cimp_apiserver.storage import MemoryStore
 
 from ._harness import admin_filter, api_client, serve
 

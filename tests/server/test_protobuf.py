@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from constrained_impersonation._apiserver import proto_schemas, protobuf
-from constrained_impersonation._apiserver.status import StatusError
+from cimp_apiserver import proto_schemas, protobuf
+from cimp_apiserver.status import StatusError
 
 FIXTURES = Path(__file__).parent / "data" / "kubectl-1.33-protobuf.json"
 
@@ -497,7 +497,7 @@ def test_every_table_message_resolves() -> None:
 
 
 def test_every_served_builtin_kind_has_a_message() -> None:
-    from constrained_impersonation._apiserver import resources
+    from cimp_apiserver import resources
 
     for rt in resources.TABLE:
         if rt.group.endswith("kubevirt.io"):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from constrained_impersonation._apiserver.authz import (
+from cimp_apiserver.authz import (
     Decision,
     PolicyRule,
     RBACAuthorizer,

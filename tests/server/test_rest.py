@@ -12,11 +12,11 @@ import kubernetes.client as k
 import pytest
 from aiohttp import web
 
-from constrained_impersonation._apiserver.app import build_app
-from constrained_impersonation._apiserver.handlers import RestSettings
-from constrained_impersonation._apiserver.hooks import Admission
-from constrained_impersonation._apiserver.status import StatusError
-from constrained_impersonation._apiserver.storage import MemoryStore
+from cimp_apiserver.app import build_app
+from cimp_apiserver.handlers import RestSettings
+from cimp_apiserver.hooks import Admission
+from cimp_apiserver.status import StatusError
+from cimp_apiserver.storage import MemoryStore
 
 from ._harness import ADMIN, ServerThread, admin_filter, api_client, serve
 
@@ -339,7 +339,7 @@ def test_missing_content_type_is_json_and_yaml_accepted(server: Server) -> None:
 
 
 def test_protobuf_bodies_and_accept(server: Server) -> None:
-    from constrained_impersonation._apiserver import protobuf
+    from cimp_apiserver import protobuf
 
     data = protobuf.encode({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pb"}})
     code, _, body = server.http(

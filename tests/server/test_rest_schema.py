@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 
-from constrained_impersonation._apiserver import schema_gen
-from constrained_impersonation._apiserver.schema import SchemaError, check
+from cimp_apiserver import schema_gen
+from cimp_apiserver.schema import SchemaError, check
 
 
 def test_schemas_json_is_up_to_date() -> None:
     committed = json.loads(schema_gen.OUTPUT.read_text())
-    assert committed == schema_gen.generate(), (
-        "run: python -m constrained_impersonation._apiserver.schema_gen"
-    )
+    assert committed == schema_gen.generate(), "run: python -m cimp_apiserver.schema_gen"
 
 
 def test_check_prunes_unknown_fields_and_nulls_and_normalises_quantities() -> None:

@@ -9,14 +9,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from constrained_impersonation._apiserver.authz import (
+from cimp_apiserver.authz import (
     Decision,
     RulesReview,
     bootstrap_objects,
     new_authorizer,
 )
-from constrained_impersonation._apiserver.authz.union import UnionAuthorizer
-from constrained_impersonation._apiserver.reviews import (
+from cimp_apiserver.authz.union import UnionAuthorizer
+from cimp_apiserver.reviews import (
     REVIEW_HANDLERS,
     local_subject_access_review,
     self_subject_access_review,
@@ -24,7 +24,7 @@ from constrained_impersonation._apiserver.reviews import (
     self_subject_rules_review,
     subject_access_review,
 )
-from constrained_impersonation._apiserver.status import StatusError
+from cimp_apiserver.status import StatusError
 from constrained_impersonation.identity import Identity
 from constrained_impersonation.resolver import Attributes
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from constrained_impersonation._apiserver.status import StatusError
-from constrained_impersonation._apiserver.storage import MemoryStore, SQLiteStore, open_store
+from cimp_apiserver.status import StatusError
+from cimp_apiserver.storage import MemoryStore, SQLiteStore, open_store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -264,7 +264,7 @@ def test_sqlite_restart_keeps_objects_versions_and_history(tmp_path: Path) -> No
 _WRITER = textwrap.dedent(
     """
     import sys
-    from constrained_impersonation._apiserver.storage import open_store
+    from cimp_apiserver.storage import open_store
     store = open_store(sys.argv[1])
     i = 0
     while True:

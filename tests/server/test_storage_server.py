@@ -18,8 +18,8 @@ import kubernetes.client as k
 import pytest
 from kubernetes import watch
 
-from constrained_impersonation._apiserver.app import build_app
-from constrained_impersonation._apiserver.storage import open_store
+from cimp_apiserver.app import build_app
+from cimp_apiserver.storage import open_store
 
 from ._harness import admin_filter, api_client, free_port, serve
 
@@ -68,8 +68,8 @@ _SERVER = textwrap.dedent(
     """
     import asyncio, sys
     from aiohttp import web
-    from constrained_impersonation._apiserver.app import build_app
-    from constrained_impersonation._apiserver.storage import open_store
+    from cimp_apiserver.app import build_app
+    from cimp_apiserver.storage import open_store
     from tests.server._harness import admin_filter
 
     store = open_store(sys.argv[1])

@@ -14,9 +14,9 @@ import kubernetes.client as k
 import pytest
 from kubernetes import watch
 
-from constrained_impersonation._apiserver.app import build_app
-from constrained_impersonation._apiserver.handlers import RestSettings
-from constrained_impersonation._apiserver.storage import MemoryStore
+from cimp_apiserver.app import build_app
+from cimp_apiserver.handlers import RestSettings
+from cimp_apiserver.storage import MemoryStore
 
 from ._harness import ServerThread, admin_filter, api_client, serve
 

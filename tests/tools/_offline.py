@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from constrained_impersonation._apiserver.impersonation import Impersonator
-from constrained_impersonation._apiserver.status import StatusError
+from cimp_apiserver.impersonation import Impersonator
+from cimp_apiserver.status import StatusError
 from constrained_impersonation.headers import encode, parse
 from constrained_impersonation.identity import Identity
 from constrained_impersonation.rbac.objects import RbacSet

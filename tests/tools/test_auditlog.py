@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from constrained_impersonation._apiserver.filters import AuditSink
+from cimp_apiserver.filters import AuditSink
 from constrained_impersonation.auditlog import iter_candidate_lines, summarize
 
 from ._scenario import AGENT, DEPUTY, GATEWAY

@@ -261,7 +261,7 @@ def _rewrite(kubeconfig: str, tmp_path: Path, **cluster: object) -> str:
 def test_unreachable_untrusted_and_insecure_servers(
     live: Live, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from constrained_impersonation._apiserver.certs import load_or_create
+    from cimp_apiserver.certs import load_or_create
 
     kubeconfig = live.server.kubeconfig()
     closed = _rewrite(kubeconfig, tmp_path, server="https://127.0.0.1:1")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._apiserver.authz.base import PolicyRule
-from .._apiserver.authz.rbac import RBACAuthorizer, aggregated_rules
+from .._authz.base import PolicyRule
+from .._authz.rbac import RBACAuthorizer, aggregated_rules
 from .kube import KubeClient
 from .output import load_documents
 from .policy import RBAC_API_VERSION, RBAC_GROUP, Subject

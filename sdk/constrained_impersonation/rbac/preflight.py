@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._apiserver.authz.base import PolicyRule
+from .._authz.base import PolicyRule
 from ..errors import ImpersonationError
 from ..headers import check_constrained
 from ..identity import Identity, node_name_of, service_account_of

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._apiserver.authz.base import PolicyRule
-from .._apiserver.authz.rbac import rule_allows
+from .._authz.base import PolicyRule
+from .._authz.rbac import rule_allows
 from ..identity import SYSTEM_MASTERS, Identity
 from .objects import Holding, RbacSet
 from .policy import AUTHENTICATION_GROUP, CONSTRAINED_MODES, LEGACY, Check, Subject, target_verb

@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._apiserver.authn import StaticTokens
-from .._apiserver.certs import ServingCerts, load_or_create
-from .._apiserver.config import ServerConfig, parse_feature_gates
+from cimp_apiserver.authn import StaticTokens
+from cimp_apiserver.certs import ServingCerts, load_or_create
+from cimp_apiserver.config import ServerConfig, parse_feature_gates
+
 from .._private_files import private_dir, write_private
 from ..identity import SYSTEM_MASTERS, Identity
 from ._assets import KUBE_VERSION, KubeBinariesNotFound
@@ -34,8 +35,8 @@ from .faults import FaultProxy
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-    from .._apiserver.faults import FaultInjector
-    from .._apiserver.server import Server
+    from cimp_apiserver.faults import FaultInjector
+    from cimp_apiserver.server import Server
 
 __all__ = [
     "KUBE_VERSION",
@@ -128,7 +129,7 @@ class APIServer(ClientSide):
         """Start serving; returns once the port accepts connections."""
         if self._server is not None:
             return self
-        from .._apiserver.server import Server
+        from cimp_apiserver.server import Server
 
         loop = asyncio.new_event_loop()
 

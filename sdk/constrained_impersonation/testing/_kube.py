@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from cryptography.hazmat.primitives import serialization
 
-from .._apiserver.certs import load_or_create
-from .._apiserver.config import parse_feature_gates
+from cimp_apiserver.certs import load_or_create
+from cimp_apiserver.config import parse_feature_gates
+
 from .._private_files import private_dir, write_private
 from ._assets import KUBE_VERSION, KubeAssets, find_assets
 from ._client import ClientSide

@@ -18,9 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import headers as header_codec
-from ..identity import Identity
-from ..resolver import Attributes
+from constrained_impersonation import headers as header_codec
+from constrained_impersonation.identity import Identity
+from constrained_impersonation.resolver import Attributes
+
 from .authn import Authenticator
 from .bodies import REQUEST_BODY
 from .context import CONTEXT, RequestContext, get_context

@@ -15,7 +15,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ..._private_files import create_private, private_dir
+from constrained_impersonation._private_files import create_private, private_dir
+
 from .base import DELETED, Event, Record
 from .memory import DEFAULT_HISTORY, DEFAULT_WATCH_QUEUE, MemoryStore
 

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from ..identity import (
+from constrained_impersonation.identity import (
     ALL_AUTHENTICATED,
     ALL_UNAUTHENTICATED,
     ANONYMOUS,
@@ -39,6 +39,7 @@ from ..identity import (
     Identity,
     service_account_user,
 )
+
 from .status import quote
 
 __all__ = [

@@ -55,7 +55,8 @@ from typing import cast
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from ..resolver import resolve
+from constrained_impersonation.resolver import resolve
+
 from .bodies import MAX_BODY
 from .console import CONSOLE_KEY, console_connector
 from .context import CONTEXT, RequestContext, get_context

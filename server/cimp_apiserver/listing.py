@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..selectors import (
+from constrained_impersonation.selectors import (
     FieldRequirement,
     LabelRequirement,
     SelectorError,
@@ -24,6 +24,7 @@ from ..selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+
 from .resources import ResourceType
 from .status import StatusError, bad_request, gone, invalid
 from .storage import Predicate

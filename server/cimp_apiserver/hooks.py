@@ -14,8 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..resolver import Attributes
-from .authz.base import Decision
+from constrained_impersonation._authz.base import Decision
+from constrained_impersonation.resolver import Attributes
+
 from .context import RequestContext
 from .resources import ResourceType
 

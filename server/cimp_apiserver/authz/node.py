@@ -26,13 +26,21 @@ import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
-from ...identity import NODE_USER_PREFIX, NODES_GROUP, Identity
-from ...resolver import Attributes
-from ...selectors import SelectorError, parse_field_selector
+from constrained_impersonation._authz.base import (
+    Decision,
+    ListObjects,
+    PolicyRule,
+    Revision,
+    RulesReview,
+    change_key,
+)
+from constrained_impersonation._authz.rbac import rules_allow
+from constrained_impersonation.identity import NODE_USER_PREFIX, NODES_GROUP, Identity
+from constrained_impersonation.resolver import Attributes
+from constrained_impersonation.selectors import SelectorError, parse_field_selector
+
 from ..status import quote
-from .base import Decision, ListObjects, PolicyRule, Revision, RulesReview, change_key
 from .bootstrap import NODE_RULES
-from .rbac import rules_allow
 
 __all__ = ["NODE_LEASE_NAMESPACE", "NodeAuthorizer", "node_identity"]
 

@@ -30,10 +30,10 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...identity import SERVICE_ACCOUNT_USER_PREFIX, Identity
-from ...resolver import Attributes
-from ...selectors import LabelRequirement, match_labels
-from ..status import quote
+from .._goquote import quote
+from ..identity import SERVICE_ACCOUNT_USER_PREFIX, Identity
+from ..resolver import Attributes
+from ..selectors import LabelRequirement, match_labels
 from .base import (
     RBAC_GROUP,
     Decision,

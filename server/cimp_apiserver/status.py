@@ -7,13 +7,13 @@ mistake can surface as a traceback or a bare 500.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from ..resolver import Attributes
+from constrained_impersonation._goquote import quote
+from constrained_impersonation.resolver import Attributes
 
 __all__ = [
     "StatusError",
@@ -214,48 +214,6 @@ def internal_error(message: str) -> StatusError:
         f"Internal error occurred: {message}",
         {"causes": [{"message": message}]},
     )
-
-
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-def _go_printable(char: str) -> bool:
-    """Go's ``unicode.IsPrint``: letters, marks, numbers, punctuation, symbols, ASCII space."""
-    return char == " " or unicodedata.category(char)[0] in "LMNPS"
-
-
-def quote(value: str) -> str:
-    """Go's ``%q`` (``strconv.Quote``): printable runes as they are, the rest escaped.
-
-    A lone surrogate (an undecodable byte kept by ``surrogateescape``) is written as the
-    ``\\xNN`` Go writes for an invalid UTF-8 byte.
-    """
-    out = ['"']
-    for char in value:
-        if char in ('"', "\\"):
-            out.append("\\" + char)
-        elif "\udc80" <= char <= "\udcff":
-            out.append(f"\\x{ord(char) - 0xDC00:02x}")
-        elif _go_printable(char):
-            out.append(char)
-        elif char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) < 0x10000:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    out.append('"')
-    return "".join(out)
 
 
 # responsewriters.Forbidden keeps its message from reading as HTML (quotes stay).

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..identity import Identity
-from ..resolver import Attributes, RequestInfo
+from constrained_impersonation.identity import Identity
+from constrained_impersonation.resolver import Attributes, RequestInfo
 
 __all__ = ["CONTEXT", "RequestContext", "get_context"]
 

@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..headers import DOMAIN_PATH_CHARS, ParsedHeaders
-from ..identity import (
+from constrained_impersonation.headers import DOMAIN_PATH_CHARS, ParsedHeaders
+from constrained_impersonation.identity import (
     ALL_AUTHENTICATED,
     ALL_UNAUTHENTICATED,
     ANONYMOUS,
@@ -34,8 +34,13 @@ from ..identity import (
     node_name_of,
     service_account_of,
 )
-from ..resolver import Attributes
-from ..selectors import SelectorError, parse_field_selector, parse_label_selector
+from constrained_impersonation.resolver import Attributes
+from constrained_impersonation.selectors import (
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+
 from .metrics import Registry, exponential_buckets
 from .status import StatusError, forbidden, quote
 

@@ -27,7 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .._kube_version import KUBE_VERSION
+from constrained_impersonation._kube_version import KUBE_VERSION
+
 from . import resources
 from .resources import ResourceType
 from .status import StatusError, not_acceptable, page_not_found, status_response

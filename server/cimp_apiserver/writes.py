@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from multidict import MultiMapping
 
-from ..resolver import Attributes
+from constrained_impersonation._authz.base import Decision
+from constrained_impersonation.resolver import Attributes
+
 from . import objects, schema
-from .authz.base import Decision
 from .bodies import (
     PATCH_TYPES,
     decode_json,

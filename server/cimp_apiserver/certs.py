@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .._private_files import private_dir, write_private
+from constrained_impersonation._private_files import private_dir, write_private
 
 __all__ = ["ServingCerts", "load_or_create"]
 

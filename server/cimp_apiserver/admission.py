@@ -23,10 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..identity import NODE_USER_PREFIX, NODES_GROUP, Identity
-from ..resolver import Attributes
+from constrained_impersonation._authz.base import Decision
+from constrained_impersonation.identity import NODE_USER_PREFIX, NODES_GROUP, Identity
+from constrained_impersonation.resolver import Attributes
+
 from .authn import GetObject
-from .authz.base import Decision
 from .hooks import Admission
 from .objects import MIRROR_POD_ANNOTATION
 from .status import StatusError, forbidden_object, not_found, quote

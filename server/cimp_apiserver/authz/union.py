@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from ...identity import SYSTEM_MASTERS, Identity
-from ...resolver import Attributes
-from .base import Authorizer, Decision, ListObjects, Revision, RulesReview
+from constrained_impersonation._authz.base import (
+    Authorizer,
+    Decision,
+    ListObjects,
+    Revision,
+    RulesReview,
+)
+from constrained_impersonation._authz.rbac import RBACAuthorizer
+from constrained_impersonation.identity import SYSTEM_MASTERS, Identity
+from constrained_impersonation.resolver import Attributes
+
 from .node import NodeAuthorizer
-from .rbac import RBACAuthorizer
 
 __all__ = [
     "NODE_AUTHORIZER_NAME",

@@ -17,7 +17,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from ..identity import is_dns1123_label, is_dns1123_subdomain
+from constrained_impersonation.identity import is_dns1123_label, is_dns1123_subdomain
+
 from .resources import ResourceType
 from .status import quote
 from .storage import now_rfc3339

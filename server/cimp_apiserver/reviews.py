@@ -16,10 +16,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..identity import DNS1123_SUBDOMAIN, Identity
-from ..resolver import Attributes
-from ..selectors import SelectorError, parse_field_selector, parse_label_selector
-from .authz.base import Authorizer, Decision
+from constrained_impersonation._authz.base import Authorizer, Decision
+from constrained_impersonation.identity import DNS1123_SUBDOMAIN, Identity
+from constrained_impersonation.resolver import Attributes
+from constrained_impersonation.selectors import (
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+
 from .status import StatusError, bad_request, invalid, quote
 
 __all__ = [

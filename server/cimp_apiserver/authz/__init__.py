@@ -8,7 +8,7 @@ seeds. Every authorizer answers ``authorize(attrs) -> (Decision, reason)`` and
 
 from __future__ import annotations
 
-from .base import (
+from constrained_impersonation._authz.base import (
     RBAC_GROUP,
     Authorizer,
     Decision,
@@ -18,9 +18,15 @@ from .base import (
     RulesReview,
     aggregate_errors,
 )
+from constrained_impersonation._authz.rbac import (
+    RBACAuthorizer,
+    aggregated_rules,
+    rule_allows,
+    rules_allow,
+)
+
 from .bootstrap import NODE_RULES, bootstrap_objects
 from .node import NodeAuthorizer, node_identity
-from .rbac import RBACAuthorizer, aggregated_rules, rule_allows, rules_allow
 from .union import PrivilegedGroupAuthorizer, UnionAuthorizer, new_authorizer
 
 __all__ = [

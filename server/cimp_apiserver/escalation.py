@@ -24,11 +24,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..identity import SYSTEM_MASTERS, Identity
-from ..resolver import Attributes, RequestInfo
+from constrained_impersonation._authz.base import RBAC_GROUP, Decision, PolicyRule, aggregate_errors
+from constrained_impersonation._authz.rbac import RBACAuthorizer
+from constrained_impersonation.identity import SYSTEM_MASTERS, Identity
+from constrained_impersonation.resolver import Attributes, RequestInfo
+
 from .admission import AuthorizeFn
-from .authz.base import RBAC_GROUP, Decision, PolicyRule, aggregate_errors
-from .authz.rbac import RBACAuthorizer
 from .hooks import Admission
 from .status import StatusError, bad_request, forbidden_object, internal_error, not_found, quote
 

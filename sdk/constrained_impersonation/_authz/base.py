@@ -12,8 +12,8 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ...identity import Identity
-from ...resolver import Attributes
+from ..identity import Identity
+from ..resolver import Attributes
 
 __all__ = [
     "RBAC_GROUP",

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import RBAC_GROUP, PolicyRule
-from .rbac import aggregated_rules
+from constrained_impersonation._authz.base import RBAC_GROUP, PolicyRule
+from constrained_impersonation._authz.rbac import aggregated_rules
 
 __all__ = [
     "AUTOUPDATE_ANNOTATION",
