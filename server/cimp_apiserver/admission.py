@@ -32,7 +32,12 @@ from .hooks import Admission
 from .objects import MIRROR_POD_ANNOTATION
 from .status import StatusError, forbidden_object, not_found, quote
 
-__all__ = ["MIRROR_POD_ANNOTATION", "NodeRestriction", "mirror_pod_references"]
+__all__ = [
+    "MIRROR_POD_ANNOTATION",
+    "NodeRestriction",
+    "mirror_pod_references",
+    "taint_new_nodes_not_ready",
+]
 
 AuthorizeFn = Callable[[Attributes], tuple[Decision, str]]
 Obj = dict[str, Any]
@@ -255,7 +260,12 @@ def _api_object_reference(spec: Obj) -> str:
 async def mirror_pod_references(adm: Admission) -> None:
     """A mirror pod (anyone's) references no service account, Secret or projected token:
     the kubelet could not honour them (kube's ServiceAccount admission, which also leaves
-    mirror pods without a default service account)."""
+    mirror pods without a default service account).
+
+    Kube runs ServiceAccount before NodeRestriction; the reference kube-apiserver runs without
+    it (no controller-manager creates ``default`` service accounts, as with envtest), so this
+    server runs it after NodeRestriction: a node's mirror pod is refused with NodeRestriction's
+    words (it refuses every reference this hook does), anyone else's with these."""
     if adm.resource.group or adm.resource.resource != "pods" or adm.subresource:
         return
     if adm.operation != "CREATE" or adm.obj is None or not _is_mirror(adm.obj):
@@ -271,6 +281,38 @@ async def mirror_pod_references(adm: Admission) -> None:
                 raise _forbid(
                     adm, "a mirror pod may not use ServiceAccountToken volume projections"
                 )
+
+
+NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+
+
+async def taint_new_nodes_not_ready(adm: Admission) -> None:
+    """kube's TaintNodesByCondition admission: a Node is created with the not-ready
+    ``NoSchedule`` taint (the node lifecycle controller lifts it once the kubelet reports
+    ready), unless it already has a taint of that key and effect."""
+    if adm.resource.group or adm.resource.resource != "nodes" or adm.subresource:
+        return
+    if adm.operation != "CREATE" or not isinstance(adm.obj, dict):
+        return
+    spec = adm.obj.get("spec")
+    if not isinstance(spec, dict):
+        spec = adm.obj["spec"] = {}
+    taints = spec.get("taints")
+    if not isinstance(taints, list):
+        taints = []
+    for taint in _dicts(taints):
+        if (taint.get("key"), taint.get("effect")) == (
+            NOT_READY_TAINT["key"],
+            NOT_READY_TAINT["effect"],
+        ):
+            return
+    spec["taints"] = [*taints, dict(NOT_READY_TAINT)]
+
+
+def _taints(spec: Obj) -> list[dict[str, Any]]:
+    """A Node's taints as Go compares them (apimachinery's semantic equality): a missing list
+    equals an empty one and an empty field equals a missing one."""
+    return [{k: v for k, v in t.items() if v not in (None, "")} for t in _dicts(spec.get("taints"))]
 
 
 def _node_identity(user: Identity | None) -> str | None:
@@ -477,7 +519,7 @@ class NodeRestriction:
                     f"node {quote(node)} is not allowed to update configSource to a new non-nil "
                     "configSource",
                 )
-            if (spec.get("taints") or None) != (old_spec.get("taints") or None):
+            if _taints(spec) != _taints(old_spec):
                 raise _forbid(adm, f"node {quote(node)} is not allowed to modify taints")
             owners = _dict(new.get("metadata")).get("ownerReferences") or None
             if owners != (_dict(old.get("metadata")).get("ownerReferences") or None):

@@ -74,14 +74,6 @@ def _after_node_pod_removal(scenario: Scenario, step: int) -> bool:
 KNOWN: tuple[Known, ...] = (
     # ------------------------------------------------------------ owned elsewhere (reported)
     Known(
-        "node-restriction-mirror-order",
-        "NodeRestriction checks a mirror pod's node name and owner reference before its "
-        "volumes and service account (admission.py)",
-        r"^(body|audit\..*\.responseStatus)$",
-        embedded=r"a mirror pod may not",
-        kube=r"can only create pods with",
-    ),
-    Known(
         "bootstrap-roles",
         "1.37's bootstrap ClusterRoles grant more than the embedded ones: system:node-proxier "
         "list/watch networking.k8s.io servicecidrs; system:aggregate-to-view events.k8s.io "
@@ -98,12 +90,6 @@ KNOWN: tuple[Known, ...] = (
         r"^(code|body|audit\..*\.responseStatus)$",
         kube=r"pod \\\"|namespaces \\\"",
         where=r"eviction",
-    ),
-    Known(
-        "node-restriction-taints",
-        "NodeRestriction: a node may not modify its taints, removing them included (admission.py)",
-        r"^(code|body|audit\..*)$",
-        where=r"taints",
     ),
     Known(
         "pod-graceful-deletion",
