@@ -69,6 +69,7 @@ from .hooks import (
     ReviewHandler,
     SubresourceHandler,
 )
+from .resources import REGISTRY, Registry
 from .status import (
     StatusError,
     internal_error,
@@ -185,6 +186,7 @@ def build_app(
     admission: Iterable[AdmissionHook] = (),
     authorize: AuthorizeFn | None = None,
     settings: RestSettings | None = None,
+    registry: Registry | None = None,
 ) -> web.Application:
     """The server's aiohttp application (see the module docstring for the hooks)."""
     store = store if store is not None else MemoryStore()
@@ -195,7 +197,7 @@ def build_app(
         admission=list(admission),
         authorize=authorize,
     )
-    rest = RestHandler(store, extensions, settings or RestSettings())
+    rest = RestHandler(store, extensions, settings or RestSettings(), registry)
     app = web.Application(
         middlewares=[request_info_middleware, *cast(Sequence[Middleware], filters)],
         client_max_size=MAX_BODY + 1,
@@ -203,6 +205,7 @@ def build_app(
     app[STORE] = store
     app[EXTENSIONS] = extensions
     app[REST] = rest
+    app[REGISTRY] = rest.registry  # the served resources; custom resources join at run time
     app.router.add_routes(list(routes))
 
     async def dispatch(request: web.Request) -> web.StreamResponse:

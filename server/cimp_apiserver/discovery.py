@@ -21,8 +21,7 @@ import json
 import platform
 import sys
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
@@ -30,14 +29,12 @@ from aiohttp import web
 from constrained_impersonation._kube_version import KUBE_VERSION
 
 from . import resources
-from .resources import ResourceType
+from .resources import Registry, ResourceType, registry_of
 from .status import StatusError, not_acceptable, page_not_found, status_response
 
 __all__ = [
     "AGGREGATED_VERSIONS",
     "GIT_VERSION",
-    "SUBRESOURCES",
-    "Subresource",
     "add_routes",
     "aggregated_discovery",
     "api_group",
@@ -59,28 +56,9 @@ _JSON = "application/json"
 _LEGACY = "legacy"
 
 
-@dataclass(frozen=True)
-class Subresource:
-    """What discovery says about ``<resource>/<name>``: its verbs and, if not the parent's, kind."""
-
-    verbs: tuple[str, ...]
-    # (group, version, kind) of the body; None means the parent resource's kind.
-    kind: tuple[str, str, str] | None = None
-
-
-SUBRESOURCES: dict[str, Subresource] = {
-    "status": Subresource(("get", "patch", "update")),
-    "finalize": Subresource(("update",)),
-    "binding": Subresource(("create",), ("", "v1", "Binding")),
-    "eviction": Subresource(("create",), ("policy", "v1", "Eviction")),
-    "token": Subresource(("create",), ("authentication.k8s.io", "v1", "TokenRequest")),
-    "console": Subresource(("get",)),
-}
-
-
 def subresource_info(rt: ResourceType, name: str) -> tuple[tuple[str, str, str], tuple[str, ...]]:
     """``((group, version, kind), verbs)`` of subresource ``name`` of ``rt``."""
-    sub = SUBRESOURCES.get(name, Subresource(("get",)))
+    sub = rt.subresource(name)
     return sub.kind or (rt.group, rt.version, rt.kind), sub.verbs
 
 
@@ -113,15 +91,15 @@ def _group_doc(group: str, versions: list[str]) -> dict[str, Any]:
     return {"name": group, "versions": entries, "preferredVersion": entries[0]}
 
 
-def api_group_list() -> dict[str, Any]:
+def api_group_list(registry: Registry = resources.DEFAULT) -> dict[str, Any]:
     """``GET /apis``: every named group, preferred version first."""
-    groups = [_group_doc(g, versions) for g, versions in resources.groups() if g]
+    groups = [_group_doc(g, versions) for g, versions in registry.groups() if g]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def api_group(group: str) -> dict[str, Any] | None:
+def api_group(group: str, registry: Registry = resources.DEFAULT) -> dict[str, Any] | None:
     """``GET /apis/<group>``, or None when the group is not served."""
-    for name, versions in resources.groups():
+    for name, versions in registry.groups():
         if name == group and group:
             return {"kind": "APIGroup", "apiVersion": "v1", **_group_doc(group, versions)}
     return None
@@ -158,9 +136,11 @@ def _legacy_subresource(rt: ResourceType, name: str) -> dict[str, Any]:
     return entry
 
 
-def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
+def api_resource_list(
+    group: str, version: str, registry: Registry = resources.DEFAULT
+) -> dict[str, Any] | None:
     """``GET /api/v1`` or ``/apis/<group>/<version>``, or None when not served."""
-    served = list(resources.in_group(group, version))
+    served = registry.in_group(group, version)
     if not served:
         return None
     listed: list[dict[str, Any]] = []
@@ -207,15 +187,13 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
     return entry
 
 
-def _aggregated_group(group: str, versions: Iterable[str]) -> dict[str, Any]:
+def _aggregated_group(group: str, versions: Iterable[str], registry: Registry) -> dict[str, Any]:
     return {
         "metadata": {"name": group, "creationTimestamp": None},
         "versions": [
             {
                 "version": version,
-                "resources": [
-                    _aggregated_resource(rt) for rt in resources.in_group(group, version)
-                ],
+                "resources": [_aggregated_resource(rt) for rt in registry.in_group(group, version)],
                 "freshness": "Current",
             }
             for version in versions
@@ -223,9 +201,11 @@ def _aggregated_group(group: str, versions: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def aggregated_discovery(core: bool, version: str = "v2") -> dict[str, Any]:
+def aggregated_discovery(
+    core: bool, version: str = "v2", registry: Registry = resources.DEFAULT
+) -> dict[str, Any]:
     """The ``APIGroupDiscoveryList`` of ``/api`` (``core``) or ``/apis``."""
-    items = [_aggregated_group(g, vs) for g, vs in resources.groups() if (g == "") == core]
+    items = [_aggregated_group(g, vs, registry) for g, vs in registry.groups() if (g == "") == core]
     return {
         "kind": "APIGroupDiscoveryList",
         "apiVersion": f"{DISCOVERY_GROUP}/{version}",
@@ -347,14 +327,18 @@ def _root(core: bool, legacy: Callable[[web.Request], dict[str, Any]]) -> Handle
         if choice == _LEGACY:
             return _respond(request, legacy(request))
         content_type = f"{_JSON};g={DISCOVERY_GROUP};v={choice};as=APIGroupDiscoveryList"
-        return _respond(request, _aggregated_cached(core, choice), content_type)
+        registry = registry_of(request.app)
+        document = _aggregated_cached(registry, registry.revision, core, choice)
+        return _respond(request, document, content_type)
 
     return handler
 
 
-@cache
-def _aggregated_cached(core: bool, version: str) -> dict[str, Any]:
-    return aggregated_discovery(core, version)
+@lru_cache(maxsize=16)
+def _aggregated_cached(
+    registry: Registry, revision: int, core: bool, version: str
+) -> dict[str, Any]:
+    return aggregated_discovery(core, version, registry)
 
 
 def _legacy_only(request: web.Request) -> web.Response | None:
@@ -366,7 +350,7 @@ def _legacy_only(request: web.Request) -> web.Response | None:
 
 
 handle_api = _root(True, lambda request: api_versions(request.host))
-handle_apis = _root(False, lambda request: api_group_list())
+handle_apis = _root(False, lambda request: api_group_list(registry_of(request.app)))
 
 
 async def handle_core_resources(request: web.Request) -> web.StreamResponse:
@@ -374,7 +358,7 @@ async def handle_core_resources(request: web.Request) -> web.StreamResponse:
     refused = _legacy_only(request)
     if refused is not None:
         return refused
-    document = api_resource_list("", "v1")
+    document = api_resource_list("", "v1", registry_of(request.app))
     return _not_found() if document is None else _respond(request, document)
 
 
@@ -383,7 +367,7 @@ async def handle_group(request: web.Request) -> web.StreamResponse:
     refused = _legacy_only(request)
     if refused is not None:
         return refused
-    document = api_group(request.match_info["group"])
+    document = api_group(request.match_info["group"], registry_of(request.app))
     return _not_found() if document is None else _respond(request, document)
 
 
@@ -393,7 +377,7 @@ async def handle_group_version(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     group, version = request.match_info["group"], request.match_info["version"]
-    document = api_resource_list(group, version) if group else None
+    document = api_resource_list(group, version, registry_of(request.app)) if group else None
     return _not_found() if document is None else _respond(request, document)
 
 

@@ -26,7 +26,7 @@ from .listing import (
     predicate_for,
     snapshot_version,
 )
-from .resources import ResourceType
+from .resources import Registry, ResourceType
 from .status import StatusError, not_found
 from .status import page_not_found as _page_not_found
 from .storage import Record, Store, encode
@@ -71,9 +71,9 @@ class Target:
     scoped: bool  # the path named a namespace
 
 
-def resolve_target(ctx: RequestContext) -> Target:
+def resolve_target(ctx: RequestContext, registry: Registry = resources.DEFAULT) -> Target:
     info = ctx.info
-    rt = resources.lookup(info.api_group, info.api_version, info.resource)
+    rt = registry.lookup(info.api_group, info.api_version, info.resource)
     parts = info.parts
     if rt is None or not info.resource or not parts or len(parts) > 3:
         raise page_not_found()
@@ -96,17 +96,24 @@ def resolve_target(ctx: RequestContext) -> Target:
 
 
 class RestHandler:
-    """Serves every resource path of :data:`.resources.TABLE`."""
+    """Serves every resource path of its :class:`~.resources.Registry`."""
 
-    def __init__(self, store: Store, extensions: Extensions, settings: RestSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        extensions: Extensions,
+        settings: RestSettings,
+        registry: Registry | None = None,
+    ) -> None:
         self.store = store
         self.ext = extensions
         self.settings = settings
-        self.writes = Writes(store, extensions)
+        self.registry = registry if registry is not None else resources.Registry(resources.TABLE)
+        self.writes = Writes(store, extensions, self.registry)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ctx = get_context(request)
-        target = resolve_target(ctx)
+        target = resolve_target(ctx, self.registry)
         rt = target.rt
         method = request.method.upper()
         verb = ctx.info.verb

@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from . import resources
-from .resources import ResourceType
+from .resources import Registry, ResourceType
 from .status import StatusError, conflict, not_found
 from .storage import Record, Store, now_rfc3339
 
@@ -38,8 +38,9 @@ def _terminating_namespace(store: Store, namespace: str) -> bool:
 class Lifecycle:
     """Deletes objects with kube's semantics on top of a :class:`~.storage.Store`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, registry: Registry | None = None) -> None:
         self.store = store
+        self.registry = registry if registry is not None else resources.DEFAULT
         self._sweeping: set[str] = set()
 
     def check_preconditions(
@@ -127,7 +128,7 @@ class Lifecycle:
         if not uid:
             return
         for group, resource, namespace, name in self.store.dependents(uid):
-            rt = _stored_type(group, resource)
+            rt = self.registry.stored(group, resource)
             if rt is None:
                 continue
             record = self.store.get(group, resource, namespace, name)
@@ -145,7 +146,7 @@ class Lifecycle:
 
     def _owner_exists(self, ref: dict[str, Any]) -> bool:
         uid = ref.get("uid")
-        for rt in resources.TABLE:
+        for rt in self.registry:
             if rt.stored and rt.kind == ref.get("kind"):
                 for obj in self.store.list_objects(rt.group, rt.resource):
                     if _meta(obj).get("uid") == uid:
@@ -156,7 +157,7 @@ class Lifecycle:
         if not uid:
             return
         for group, resource, namespace, name in self.store.dependents(uid):
-            rt = _stored_type(group, resource)
+            rt = self.registry.stored(group, resource)
             record = self.store.get(group, resource, namespace, name)
             if rt is not None and record is not None:
                 self._drop_owner(rt, record, uid)
@@ -197,7 +198,7 @@ class Lifecycle:
         try:
             with self.store.transaction():
                 remaining = False
-                for rt in resources.TABLE:
+                for rt in self.registry:
                     if not rt.stored or not rt.namespaced:
                         continue
                     for rec in self.store.list(rt.group, rt.resource, namespace)[0]:
@@ -224,10 +225,3 @@ class Lifecycle:
         if spec_finalizers or _meta(record.obj).get("finalizers"):
             return
         self.store.delete("", "namespaces", "", namespace)
-
-
-def _stored_type(group: str, resource: str) -> ResourceType | None:
-    for rt in resources.TABLE:
-        if rt.stored and rt.group == group and rt.resource == resource:
-            return rt
-    return None

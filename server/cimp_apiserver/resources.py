@@ -1,23 +1,37 @@
-"""The table of resources the embedded API server serves.
+"""The resources the embedded API server serves: one registry per server.
 
 One declaration feeds the REST handlers, discovery, the OpenAPI documents, the protobuf
-decoder and the bootstrap RBAC, so adding a resource is one entry here.
+decoder and the bootstrap RBAC. The built-in table is fixed; a :class:`Registry` starts from
+it and may gain or lose resources at run time (custom resources): :meth:`Registry.add`,
+:meth:`Registry.remove`, and :attr:`Registry.revision` for caches of derived documents.
+Each application keeps its registry under ``app[REGISTRY]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from aiohttp import web
+
 __all__ = [
+    "DEFAULT",
     "READ_VERBS",
+    "REGISTRY",
     "REVIEW_VERBS",
     "STORED_VERBS",
     "TABLE",
+    "Registry",
     "ResourceType",
+    "Subresource",
     "by_kind",
     "groups",
+    "in_group",
     "lookup",
+    "registry_of",
+    "version_priority",
 ]
 
 STORED_VERBS = (
@@ -33,6 +47,28 @@ STORED_VERBS = (
 READ_VERBS = ("get", "list", "watch")
 REVIEW_VERBS = ("create",)
 _META_FIELDS = ("metadata.name", "metadata.namespace")
+
+
+@dataclass(frozen=True)
+class Subresource:
+    """What discovery says about ``<resource>/<name>/<subresource>``: verbs and body kind."""
+
+    name: str
+    verbs: tuple[str, ...]
+    # (group, version, kind) of the body; None means the parent resource's kind.
+    kind: tuple[str, str, str] | None = None
+
+
+# Subresources whose discovery entry the table does not spell out.
+_DEFAULT_SUBRESOURCES: dict[str, Subresource] = {
+    "status": Subresource("status", ("get", "patch", "update")),
+    "finalize": Subresource("finalize", ("update",)),
+    "binding": Subresource("binding", ("create",), ("", "v1", "Binding")),
+    "eviction": Subresource("eviction", ("create",), ("policy", "v1", "Eviction")),
+    "token": Subresource("token", ("create",), ("authentication.k8s.io", "v1", "TokenRequest")),
+    "scale": Subresource("scale", ("get", "patch", "update"), ("autoscaling", "v1", "Scale")),
+    "console": Subresource("console", ("get",)),
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +90,10 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     # Field labels accepted in ``fieldSelector`` besides metadata.name/namespace.
     extra_field_selectors: tuple[str, ...] = field(default=())
+    # Discovery details of the subresources, when not those of ``_DEFAULT_SUBRESOURCES``.
+    subresource_specs: tuple[Subresource, ...] = ()
+    # kube-apiserver's storageVersionHash ("" for resources it does not store).
+    storage_version_hash: str = ""
 
     @property
     def api_version(self) -> str:
@@ -70,6 +110,13 @@ class ResourceType:
     @property
     def singular_name(self) -> str:
         return self.singular or self.kind.lower()
+
+    def subresource(self, name: str) -> Subresource:
+        """The discovery details of subresource ``name`` (which need not be served)."""
+        for spec in self.subresource_specs:
+            if spec.name == name:
+                return spec
+        return _DEFAULT_SUBRESOURCES.get(name, Subresource(name, ("get",)))
 
     def path(self, namespace: str = "", name: str = "") -> str:
         """The REST path of this collection or of one object in it."""
@@ -255,28 +302,132 @@ TABLE: tuple[ResourceType, ...] = (
     ),
 )
 
-_BY_PATH = {(rt.group, rt.version, rt.resource): rt for rt in TABLE}
-_BY_KIND = {(rt.group, rt.kind): rt for rt in TABLE if rt.stored or rt.verbs}
+_VERSION = re.compile(r"v(\d+)(?:(alpha|beta)(\d+))?")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key putting versions in kube's order: GA, beta, alpha, then others; newest first."""
+    match = _VERSION.fullmatch(version)
+    if match is None:
+        return (3, 0, 0, version)
+    major, stage, minor = int(match[1]), match[2], int(match[3] or 0)
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (rank, -major, -minor, version)
+
+
+class Registry:
+    """The resources one server serves; built-ins first, custom resources added at run time.
+
+    Thread-safe for one writer; readers see a consistent snapshot per call. ``revision``
+    grows on every change, so caches of discovery and OpenAPI documents know to rebuild.
+    """
+
+    def __init__(self, types: Iterable[ResourceType] = ()) -> None:
+        self._lock = threading.Lock()
+        self._types: dict[tuple[str, str, str], ResourceType] = {}
+        self._builtin_groups: list[str] = []
+        self._revision = 0
+        for rt in types:
+            self._types[(rt.group, rt.version, rt.resource)] = rt
+            if rt.group not in self._builtin_groups:
+                self._builtin_groups.append(rt.group)
+        self._snapshot: tuple[ResourceType, ...] = tuple(self._types.values())
+
+    @property
+    def revision(self) -> int:
+        """A number that changes whenever a resource is added or removed."""
+        return self._revision
+
+    def add(self, rt: ResourceType) -> None:
+        """Serve ``rt`` (replacing the resource at the same group/version/resource)."""
+        with self._lock:
+            self._types[(rt.group, rt.version, rt.resource)] = rt
+            self._changed()
+
+    def remove(self, group: str, version: str, resource: str) -> ResourceType | None:
+        """Stop serving a resource; returns what was removed (None if it was not served)."""
+        with self._lock:
+            gone = self._types.pop((group, version, resource), None)
+            if gone is not None:
+                self._changed()
+            return gone
+
+    def _changed(self) -> None:
+        self._snapshot = tuple(self._types.values())
+        self._revision += 1
+
+    def __iter__(self) -> Iterator[ResourceType]:
+        return iter(self._snapshot)
+
+    def __len__(self) -> int:
+        return len(self._snapshot)
+
+    def lookup(self, group: str, version: str, resource: str) -> ResourceType | None:
+        """The served resource at ``/apis/<group>/<version>/<resource>`` (core: group "")."""
+        return self._types.get((group, version, resource))
+
+    def by_kind(self, group: str, kind: str, version: str = "") -> ResourceType | None:
+        """The resource whose objects are ``kind`` (in ``version`` if given)."""
+        for rt in self._snapshot:
+            served = rt.stored or bool(rt.verbs)
+            if rt.group == group and rt.kind == kind and served and version in ("", rt.version):
+                return rt
+        return None
+
+    def stored(self, group: str, resource: str) -> ResourceType | None:
+        """A stored resource by group and plural name (any version)."""
+        for rt in self._snapshot:
+            if rt.stored and rt.group == group and rt.resource == resource:
+                return rt
+        return None
+
+    def groups(self) -> list[tuple[str, list[str]]]:
+        """``(group, [versions])`` in discovery order: built-in groups in kube's order, then
+        added groups by name; versions preferred first."""
+        seen: dict[str, list[str]] = {}
+        for rt in self._snapshot:
+            versions = seen.setdefault(rt.group, [])
+            if rt.version not in versions:
+                versions.append(rt.version)
+        order = {g: i for i, g in enumerate(self._builtin_groups)}
+        names = sorted(seen, key=lambda g: (order.get(g, len(order)), g))
+        out = []
+        for name in names:
+            versions = seen[name]
+            if name not in order:
+                versions = sorted(versions, key=version_priority)
+            out.append((name, versions))
+        return out
+
+    def in_group(self, group: str, version: str) -> list[ResourceType]:
+        """The resources of one group version, in discovery order."""
+        return [rt for rt in self._snapshot if rt.group == group and rt.version == version]
+
+
+DEFAULT = Registry(TABLE)
+"""The built-in resources; what a server starts from (never changed at run time)."""
+
+REGISTRY: web.AppKey[Registry] = web.AppKey("cimp.registry", Registry)
+
+
+def registry_of(app: web.Application) -> Registry:
+    """The registry of an application (the built-ins when it has none of its own)."""
+    return app.get(REGISTRY) or DEFAULT
 
 
 def lookup(group: str, version: str, resource: str) -> ResourceType | None:
-    """The served resource at ``/apis/<group>/<version>/<resource>`` (core: group "")."""
-    return _BY_PATH.get((group, version, resource))
+    """A built-in resource by path (see :meth:`Registry.lookup`)."""
+    return DEFAULT.lookup(group, version, resource)
 
 
 def by_kind(group: str, kind: str) -> ResourceType | None:
-    return _BY_KIND.get((group, kind))
+    return DEFAULT.by_kind(group, kind)
 
 
 def groups() -> list[tuple[str, list[str]]]:
-    """``(group, [versions])`` in discovery order (core first)."""
-    seen: dict[str, list[str]] = {}
-    for rt in TABLE:
-        versions = seen.setdefault(rt.group, [])
-        if rt.version not in versions:
-            versions.append(rt.version)
-    return list(seen.items())
+    """The built-in ``(group, [versions])`` in discovery order (core first)."""
+    return DEFAULT.groups()
 
 
 def in_group(group: str, version: str) -> Iterable[ResourceType]:
-    return (rt for rt in TABLE if rt.group == group and rt.version == version)
+    return DEFAULT.in_group(group, version)

@@ -38,7 +38,7 @@ from .hooks import Admission, Extensions
 from .lifecycle import BACKGROUND, FOREGROUND, ORPHAN, Lifecycle
 from .listing import parse_list_options, parse_resource_version, predicate_for
 from .patch import PatchError, apply_json_patch, merge_patch, strategic_merge_patch
-from .resources import ResourceType
+from .resources import Registry, ResourceType
 from .status import (
     StatusError,
     already_exists,
@@ -132,10 +132,12 @@ class DeleteOptions:
 class Writes:
     """The mutating half of the REST layer."""
 
-    def __init__(self, store: Store, extensions: Extensions) -> None:
+    def __init__(
+        self, store: Store, extensions: Extensions, registry: Registry | None = None
+    ) -> None:
         self.store = store
         self.ext = extensions
-        self.lifecycle = Lifecycle(store)
+        self.lifecycle = Lifecycle(store, registry)
 
     # ------------------------------------------------------------------ decoding helpers
 
