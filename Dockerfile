@@ -8,7 +8,8 @@
 # (`make image` runs exactly that.) Stage 1 installs only hash-pinned wheels (no compiler, no
 # index lookups outside the locks): the build backend (requirements-build.lock: hatchling and
 # its dependencies) into a build-only virtualenv, the runtime dependencies (requirements.lock)
-# into /opt/venv. The project's wheel is then built by that pinned backend without build
+# into /opt/venv (the SDK's and the samples' only: the embedded API server is a separate
+# distribution, server/, that the image never installs). The project's wheel is then built by that pinned backend without build
 # isolation, so nothing unpinned is fetched, and installed with --no-deps --no-index. Stage 2
 # is a fresh base with /opt/venv copied in, pip/setuptools/wheel removed, no caches, running
 # as a numeric non-root user (Kubernetes' runAsNonRoot can only verify numeric users).
@@ -29,7 +30,7 @@ RUN pip --python /opt/build/bin/python install --no-cache-dir --require-hashes -
         --only-binary=:all: -r requirements-build.lock \
     && pip --python /opt/venv/bin/python install --no-cache-dir --require-hashes --no-deps \
         --only-binary=:all: -r requirements.lock
-COPY pyproject.toml README.md ./
+COPY pyproject.toml hatch_build.py README.md ./
 COPY sdk/ sdk/
 COPY agent/ agent/
 # The project's wheel, by the locked backend (--no-build-isolation: pip fetches no backend of

@@ -13,7 +13,7 @@ KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "k8s.io/kubernetes" {pri
 APISERVER ?= embedded
 CONFORMANCE_SCENARIOS ?= 300
 
-.PHONY: all venv lock demo test lint types unit unit-kube kube conformance bench soak clean
+.PHONY: all venv lock demo test lint types unit unit-kube kube conformance bench soak clean dist
 
 all: test
 
@@ -21,11 +21,12 @@ all: test
 	$(PY) -m venv .tools
 	.tools/bin/pip install -q --disable-pip-version-check "uv==0.13.9"
 
-# Hash-pinned lock files (regenerate with `make lock`); the project itself is installed editable.
-$(BIN)/python: pyproject.toml requirements-dev.lock | $(UV)
+# Hash-pinned lock files (regenerate with `make lock`); the project's two distributions (the
+# SDK with the samples, and the embedded server in server/) are installed editable.
+$(BIN)/python: pyproject.toml server/pyproject.toml requirements-dev.lock | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PY) $(VENV)
 	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements-dev.lock
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e . -e ./server
 	@touch $(BIN)/python
 
 # `make lock` rewrites the three lock files exactly as committed, header included (it names
@@ -33,9 +34,11 @@ $(BIN)/python: pyproject.toml requirements-dev.lock | $(UV)
 # backend (pyproject's [build-system] requires) that the image build installs.
 LOCK_COMPILE = $(UV) pip compile -q --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock"
+# requirements.lock is what the image installs: the SDK and samples only, no server.
+LOCK_NO_EMIT = --no-emit-package constrained-impersonation --no-emit-package constrained-impersonation-server
 lock: | $(UV)
 	$(LOCK_COMPILE) pyproject.toml -o requirements.lock
-	$(LOCK_COMPILE) pyproject.toml --group dev -o requirements-dev.lock
+	$(LOCK_COMPILE) $(LOCK_NO_EMIT) requirements-dev.in --group pyproject.toml:dev -o requirements-dev.lock
 	$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
 		| $(LOCK_COMPILE) - -o requirements-build.lock
 
@@ -44,9 +47,19 @@ venv: $(BIN)/python
 demo: venv $(if $(filter kube,$(APISERVER)),kube)
 	CIMP_APISERVER=$(APISERVER) $(BIN)/python -m node_agent.demo
 
+# The two distributions users install: constrained-impersonation (SDK, node agent, deputy) and
+# constrained-impersonation-server (the embedded API server, its `testing` extra), each as an
+# sdist and a wheel built from that sdist, then their metadata checked as PyPI would.
+dist: venv
+	rm -rf dist
+	$(UV) build --quiet --build-constraint requirements-build.lock -o dist .
+	$(UV) build --quiet --build-constraint requirements-build.lock -o dist server
+	$(BIN)/twine check --strict dist/*
+
 # The one image both deploy/ directories reference (cimp:<pyproject version>). Without a
 # reachable docker engine: one line naming the command, and a non-zero exit.
-IMAGE ?= cimp:$(shell awk -F'"' '$$1 == "version = " {print $$2; exit}' pyproject.toml)
+VERSION := $(shell awk -F'"' '$$1 == "__version__ = " {print $$2; exit}' sdk/constrained_impersonation/_version.py)
+IMAGE ?= cimp:$(VERSION)
 DOCKER ?= docker
 IMAGE_BUILD = $(DOCKER) build -t $(IMAGE) .
 .PHONY: image
@@ -97,4 +110,4 @@ soak: venv
 	$(BIN)/python bench/fleet.py --agents 2000 --signal TERM
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache dist

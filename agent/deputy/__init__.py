@@ -15,4 +15,4 @@ from __future__ import annotations
 
 __all__ = ["__version__"]
 
-__version__ = "0.1.0"
+from constrained_impersonation._version import __version__ as __version__

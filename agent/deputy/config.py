@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from constrained_impersonation._version import __version__
 from constrained_impersonation.headers import extra_key_problem
 from constrained_impersonation.identity import is_dns1123_label
 
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SERVICE_ACCOUNT,
         help=f"the deputy's service account, for --print-rbac (default: {DEFAULT_SERVICE_ACCOUNT})",
     )
-    parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 

@@ -7,4 +7,6 @@ with ``spec.nodeName=<node>``. Entry point: ``cimp-node-agent`` (:mod:`node_agen
 the pieces: :mod:`.sync` (list/watch), :mod:`.inventory`, :mod:`.endpoints`, :mod:`.output`.
 """
 
-__version__ = "0.1.0"
+from constrained_impersonation._version import __version__ as __version__
+
+__all__ = ["__version__"]

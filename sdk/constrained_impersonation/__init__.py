@@ -69,7 +69,7 @@ __all__ = [
     "session_from_kubeconfig",
 ]
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 _LAZY = {
     "ArbitraryNodeSession": "session",

@@ -193,7 +193,11 @@ def test_image_in_manifests_is_the_one_the_dockerfile_documents() -> None:
     spec = find(OBJECTS, "DaemonSet")["spec"]["template"]["spec"]
     images = {c["image"] for c in [*spec["containers"], *spec["initContainers"]]}
     assert images == {tag}
-    version = re.search(r'^version = "(.+)"', (REPO / "pyproject.toml").read_text(), re.M)
+    version = re.search(
+        r'^__version__ = "(.+)"$',
+        (REPO / "sdk/constrained_impersonation/_version.py").read_text(),
+        re.M,
+    )
     assert version is not None and tag.endswith(":" + version.group(1))
 
 
@@ -210,6 +214,7 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context() -> None
         "requirements.lock",
         "requirements-build.lock",  # hatchling, hash-pinned, for the wheel build stage
         "pyproject.toml",
+        "hatch_build.py",  # the testing extra's pin, derived from the one version file
         "README.md",
         "sdk",
         "agent",

@@ -1,7 +1,7 @@
 """One image, named the same everywhere, built from hash-pinned inputs only.
 
 The Dockerfile, its labels, ``make image``, both workloads and both kustomizations name one
-image (``cimp:<pyproject version>``); the build installs its build backend from a hash-pinned
+image (``cimp:<project version>``); the build installs its build backend from a hash-pinned
 lock; ``make lock`` writes the lock headers as committed; hack/update-base-image.sh pins the
 base by digest. No docker engine is needed: the Dockerfile is read, and ``make image`` is run
 against a stand-in ``docker`` that records its arguments.
@@ -27,7 +27,11 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 LOCKS = ("requirements.lock", "requirements-dev.lock", "requirements-build.lock")
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
-VERSION = PYPROJECT["project"]["version"]
+VERSION = re.search(
+    r'^__version__ = "(.+)"$',
+    (REPO / "sdk/constrained_impersonation/_version.py").read_text(),
+    re.MULTILINE,
+).group(1)  # type: ignore[union-attr]
 IMAGE = f"cimp:{VERSION}"
 
 
@@ -296,7 +300,7 @@ def test_the_script_is_executable() -> None:
 
 @pytest.mark.parametrize("script", sorted(PYPROJECT["project"]["scripts"]))
 def test_every_console_script_reports_the_package_version(script: str) -> None:
-    """What the image build runs last (`<script> --version`); one version, pyproject's."""
+    """What the image build runs last (`<script> --version`); one version, the SDK's _version.py."""
     done = subprocess.run(
         [str(REPO / ".venv" / "bin" / script), "--version"],
         capture_output=True,

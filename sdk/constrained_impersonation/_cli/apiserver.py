@@ -70,7 +70,12 @@ def _listen(value: str) -> tuple[str, int]:
 
 def run(args: argparse.Namespace) -> int:
     from .._private_files import private_dir
-    from ..testing import APIServer
+    from .._testing_extra import TestingExtraMissing
+
+    try:
+        from ..testing import APIServer
+    except TestingExtraMissing as exc:
+        raise ValueError(str(exc)) from None
 
     host, port = _listen(args.listen)
     if args.token_auth_file is not None and not args.token_auth_file.is_file():

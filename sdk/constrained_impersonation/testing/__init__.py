@@ -10,6 +10,7 @@ a CA it generates (``.ca_file``), and behaves like kube-apiserver v1.37.2 for au
 legacy and constrained impersonation, RBAC and the Node authorizer, audit, and list/watch.
 """
 
+# ruff: noqa: E402  (the server imports come after the check that names the missing extra)
 from __future__ import annotations
 
 import asyncio
@@ -20,6 +21,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .._testing_extra import require_server
+
+require_server()
 
 from cimp_apiserver.authn import StaticTokens
 from cimp_apiserver.certs import ServingCerts, load_or_create
