@@ -256,6 +256,22 @@ def default_pod_spec(spec: Obj) -> None:
             for port in container.get("ports") or ():
                 if isinstance(port, dict):
                     port.setdefault("protocol", "TCP")
+    for volume in spec.get("volumes") or ():  # a volume with no source is an emptyDir
+        if isinstance(volume, dict) and all(v is None for k, v in volume.items() if k != "name"):
+            volume["emptyDir"] = {}
+
+
+def _default_host_ports(spec: Obj) -> None:
+    """On a Pod (not a template) with hostNetwork, each port's hostPort defaults to its
+    containerPort (kube's ``SetDefaults_Pod``; Pod Security then sees the hostPort)."""
+    if spec.get("hostNetwork") is not True:
+        return
+    for field in ("containers", "initContainers"):
+        for container in spec.get(field) or ():
+            ports = container.get("ports") if isinstance(container, dict) else None
+            for port in ports or ():
+                if isinstance(port, dict) and port.get("containerPort"):
+                    port["hostPort"] = port.get("hostPort") or port["containerPort"]
 
 
 def _default(rt: ResourceType, obj: Obj) -> None:
@@ -275,6 +291,7 @@ def _default(rt: ResourceType, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
             default_pod_spec(spec)
+            _default_host_ports(spec)
             # The ServiceAccount admission gives every pod but a mirror pod an account;
             # ``serviceAccount`` is the deprecated alias of ``serviceAccountName``.
             annotations = meta.get("annotations")

@@ -35,6 +35,7 @@ from .filters import (
 from .hooks import AdmissionHook, Extensions, ReviewHandler
 from .impersonation import Impersonator
 from .metrics import Registry
+from .podsecurity import PodSecurity, write_warnings
 from .reviews import REVIEW_HANDLERS
 from .status import StatusError
 from .storage import ADDED, open_store
@@ -228,6 +229,7 @@ class Server:
             NodeRestriction(self.get_object, authorize),
             mirror_pod_references,
             taint_new_nodes_not_ready,
+            PodSecurity(self.store),  # validating: runs last, sees the validated object
             RBACEscalation(authorize, rbac),
         ]
         app = build_app(
@@ -240,6 +242,7 @@ class Server:
             authorize=authorize,
         )
         app.on_response_prepare.append(audit_response_started(self.audit))
+        app.on_response_prepare.append(write_warnings)
         return app
 
     async def start(self) -> None:
