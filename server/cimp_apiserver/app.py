@@ -39,7 +39,9 @@ Hooks (all signatures in ``hooks.py``; every handler may raise ``StatusError``):
   creates the object also needs ``create`` (403 otherwise), as kube's create-on-update.
 * ``routes``: aiohttp ``RouteDef``s for non-resource paths (``/api``, ``/apis/<g>/<v>``,
   ``/version``, ``/openapi/v2``, ``/healthz``, ``/metrics``...); they are matched before the
-  REST layer, which answers everything else (404 Status for unknown paths).
+  REST layer, which answers everything else. As in kube, a path under a served API (``/api``,
+  ``/apis/<served group>``, ``/version``) that nothing answers is a 404 Status; any other
+  unserved path is Go's plain-text ``404 page not found``; ``/`` lists the served paths.
 
 The registered hooks live in ``app[EXTENSIONS]`` (mutable until the app starts) and the store
 in ``app[STORE]``.
@@ -69,10 +71,11 @@ from .hooks import (
     ReviewHandler,
     SubresourceHandler,
 )
-from .resources import REGISTRY, Registry
+from .resources import REGISTRY, Registry, registry_of
 from .status import (
     StatusError,
     internal_error,
+    page_not_found_text,
     quote,
     request_entity_too_large,
     sanitize,
@@ -175,6 +178,45 @@ async def request_info_middleware(request: web.Request, handler: Handler) -> web
         )
 
 
+def _under_an_api(path: str, registry: Registry) -> bool:
+    """kube hands the path to one of its API web services (go-restful: a 404 there is a
+    Status): the core API, ``/version``, ``/apis`` itself, or a served group's root."""
+    for root in ("/api", "/version"):
+        if path == root or path.startswith(root + "/"):
+            return True
+    if path in ("/apis", "/apis/"):
+        return True
+    if not path.startswith("/apis/"):
+        return False
+    group = path[len("/apis/") :].split("/", 1)[0]
+    return any(name == group for name, _ in registry.groups() if name)
+
+
+@web.middleware
+async def _unserved_groups(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Last in the chain (kube authorizes first): ``/apis/<group>/...`` of a group nobody
+    serves is not an API path, so plain text answers it, not the discovery or REST routes."""
+    path = request.path
+    if path.startswith("/apis/") and not _under_an_api(path, registry_of(request.app)):
+        return page_not_found_text()
+    return await handler(request)
+
+
+def _index(app: web.Application) -> list[str]:
+    """``GET /``: the paths served, as kube's index lists them (no trailing-slash twins
+    except the two kube registers as prefixes)."""
+    paths = {"/apis/", "/openapi/v3/"}
+    for resource in app.router.resources():
+        path = resource.get_info().get("path")
+        if isinstance(path, str) and not path.endswith("/"):
+            paths.add(path)
+    for group, versions in registry_of(app).groups():
+        if group:
+            paths.add(f"/apis/{group}")
+            paths.update(f"/apis/{group}/{version}" for version in versions)
+    return sorted(p for p in paths if p != "/" and "{" not in p)
+
+
 def build_app(
     store: Store | None = None,
     *,
@@ -199,7 +241,11 @@ def build_app(
     )
     rest = RestHandler(store, extensions, settings or RestSettings(), registry)
     app = web.Application(
-        middlewares=[request_info_middleware, *cast(Sequence[Middleware], filters)],
+        middlewares=[
+            request_info_middleware,
+            *cast(Sequence[Middleware], filters),
+            _unserved_groups,
+        ],
         client_max_size=MAX_BODY + 1,
     )
     app[STORE] = store
@@ -209,6 +255,10 @@ def build_app(
     app.router.add_routes(list(routes))
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
+        if request.path == "/":
+            return web.json_response({"paths": _index(request.app)})
+        if not _under_an_api(request.path, rest.registry):
+            return page_not_found_text()
         if get_context(request).info.is_resource_request:
             return await rest.handle(request)
         raise page_not_found()

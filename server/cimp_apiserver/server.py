@@ -204,9 +204,13 @@ class Server:
             return web.Response(text="ok", content_type="text/plain")
 
         routes = [web.get("/metrics", metrics)]
+        # kube's checks (any other /healthz/<x> is Go's plain-text 404, as there).
+        checks = ("ping", "log", "etcd", "poststarthook/rbac/bootstrap-roles")
+        ready = ("etcd-readiness", "informer-sync", "shutdown")
         for path in ("/healthz", "/livez", "/readyz"):
             routes.append(web.get(path, ok))
-            routes.append(web.get(path + "/{check:.*}", ok))
+            for check in checks + (ready if path == "/readyz" else ()):
+                routes.append(web.get(f"{path}/{check}", ok))
         return routes
 
     def build_app(self) -> web.Application:

@@ -30,6 +30,7 @@ __all__ = [
     "not_acceptable",
     "not_found",
     "page_not_found",
+    "page_not_found_text",
     "quote",
     "request_entity_too_large",
     "sanitize",
@@ -105,6 +106,18 @@ def not_found(resource: str, name: str, group: str = "") -> StatusError:
 def page_not_found() -> StatusError:
     """go-restful's 404 for a path under an API it serves but no route of it (``/api/v2``)."""
     return StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def page_not_found_text() -> web.Response:
+    """Go's ``http.NotFound``, kube's answer for a path no API and no handler serves (``/foo``,
+    ``/apis/<unserved group>``): plain text, not a Status."""
+    return web.Response(
+        status=404,
+        text="404 page not found\n",
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 def already_exists(resource: str, name: str, group: str = "") -> StatusError:

@@ -99,26 +99,11 @@ KNOWN: tuple[Known, ...] = (
         when=_after_node_pod_removal,
     ),
     Known(
-        "not-found-text",
-        "kube answers a path no API serves (outside /api and its group-versions) with "
-        "http.NotFound's text '404 page not found' and audits no Status; the embedded server "
-        "answers a JSON Status (app.py routing)",
-        r"^(code|body|audit\..*\.responseStatus)$",
-        kube=r"404 page not found|^\{\"code\": 404, \"metadata\": \{\}\}$",
-    ),
-    Known(
         "pod-security-annotation",
         "kube's PodSecurity admission annotates pod creates "
         "pod-security.kubernetes.io/enforce-policy (admission)",
         r"^audit\..*\.annotations$",
         kube=r"pod-security\.kubernetes\.io/enforce-policy",
-    ),
-    Known(
-        "root-path",
-        "GET / is kube's index of paths (200 {paths: [...]}) when authorized; the embedded "
-        "server answers 404 (app.py/handlers)",
-        r"^(code|body|audit\..*\.responseStatus)$",
-        where=r": get /\]",
     ),
 )
 

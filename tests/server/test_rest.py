@@ -675,10 +675,14 @@ def test_expired_continue_and_exact_list_are_410() -> None:
 
 
 def test_unknown_paths_and_methods(server: Server) -> None:
-    for path in ("/nope", "/api/v1/foos", "/apis/apps/v2/daemonsets", "/api/v1/pods/x"):
+    for path in ("/api/v1/foos", "/apis/apps/v2/daemonsets", "/api/v1/pods/x"):
         code, _, body = server.http("GET", path)
         assert code == 404, path
         assert body["message"] == "the server could not find the requested resource"
+    # Outside the APIs: Go's plain-text NotFound, as kube-apiserver answers.
+    for path in ("/nope", "/apis/nope/v1/pods"):
+        code, _, body = server.http("GET", path)
+        assert (code, body) == (404, b"404 page not found\n"), path
     code, _, body = server.http("PUT", "/api/v1/namespaces/ns1/pods")
     assert code == 405 and body["reason"] == "MethodNotAllowed"
     code, _, _ = server.http("POST", "/api/v1/pods", pod("x"))
