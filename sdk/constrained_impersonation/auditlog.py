@@ -7,9 +7,9 @@ lines around a hit are decoded with ``json.loads``. Memory grows with the number
 (requestor, target, mode, request) combinations, never with the size of the log.
 
 An event counts as an impersonation when it carries ``impersonatedUser`` (written only on
-success, SPEC 7); its mode is ``authenticationMetadata.impersonationConstraint`` without the
-``impersonate:`` prefix, or ``legacy`` when that is absent. A 403 whose message names the
-requestor and an ``impersonate...`` verb is a denied attempt.
+success, docs/semantics.md#audit); its mode is ``authenticationMetadata.impersonationConstraint``
+without the ``impersonate:`` prefix, or ``legacy`` when that is absent. A 403 whose message names
+the requestor and an ``impersonate...`` verb is a denied attempt.
 """
 
 from __future__ import annotations

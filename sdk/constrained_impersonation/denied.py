@@ -1,6 +1,6 @@
 """Turn a 403 into :class:`ImpersonationDenied` when the server refused the impersonation.
 
-Two kinds of 403 come back through an impersonating client (SPEC section 5):
+Two kinds of 403 come back through an impersonating client (docs/semantics.md#errors):
 
 * impersonation refusals name the **requestor** and a verb starting with ``impersonate``:
   ``impersonate`` (legacy), ``impersonate:<mode>`` (the target check) or

@@ -179,7 +179,7 @@ def check_sendable(identity: Identity) -> None:
 
 
 def check_constrained(identity: Identity) -> None:
-    """Refuse what only legacy impersonation would accept (SPEC 4 and 3.3).
+    """Refuse what only legacy impersonation would accept (docs/semantics.md#validations).
 
     A constrained session must never depend on the requestor also holding a legacy grant,
     which would make the server accept these silently.
@@ -235,7 +235,8 @@ DOMAIN_PATH_CHARS = frozenset(
 
 
 def extra_key_problem(key: str) -> str | None:
-    """Why constrained impersonation refuses this extra key, or None (SPEC section 4)."""
+    """Why constrained impersonation refuses this extra key, or None
+    (docs/semantics.md#validations)."""
     if key == "":
         return "impersonating the empty string key in extra is not allowed"
     host, sep, path = key.partition("/")

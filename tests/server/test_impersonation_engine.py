@@ -1,7 +1,7 @@
 """The impersonation engine alone: modes, exact authorization attributes, errors, caches.
 
 The authorizer here is a small grant table that records every question asked, so each test
-asserts what kube-apiserver would ask its authorizer, in order (SPEC sections 3-6).
+asserts what kube-apiserver would ask its authorizer, in order (docs/semantics.md).
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ def test_group_validation_fails_constrained_and_legacy_still_tried(
         engine(constrained_only).impersonate(ALICE, headers(user="bob", groups=groups), request())
     assert err.value.message.endswith(text)
     assert (err.value.details or {}).get("name", "") == name
-    # A legacy grant makes the server accept it anyway (SPEC 12.7).
+    # A legacy grant makes the server accept it anyway (docs/semantics.md#validations).
     both = (
         Grants()
         .grant(verb="impersonate-on:user-info:list")

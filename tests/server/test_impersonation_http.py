@@ -184,7 +184,7 @@ def test_system_masters_is_refused_by_constrained_and_granted_by_legacy(server: 
 
 
 def _node_agent_world(server: APIServer) -> str:
-    """Nodes, pods, the agent's SA and RBAC (SPEC story 1), and a pod-bound token for node-a."""
+    """Nodes, pods, the agent's SA and RBAC (docs/semantics.md#stories), and a pod-bound token for node-a."""
     for node in ("node-a", "node-b"):
         post(
             server,

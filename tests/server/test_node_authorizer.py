@@ -1,4 +1,4 @@
-"""Node authorizer (SPEC section 10): node identity, selectors, the pod graph, fixed node rules."""
+"""Node authorizer (docs/semantics.md#node-authorizer): node identity, selectors, the pod graph, fixed node rules."""
 
 from __future__ import annotations
 

@@ -410,7 +410,7 @@ def test_first_allowing_binding_in_list_order_is_reported(store: Store) -> None:
 
 
 def test_cluster_scoped_targets_need_cluster_role_bindings(store: Store) -> None:
-    """SPEC 8: users/groups targets are cluster-scoped, so RoleBindings never grant them."""
+    """docs/semantics.md#rbac: users/groups targets are cluster-scoped, so RoleBindings never grant them."""
     store.cluster_role(
         "imp", [rule(["impersonate:user-info"], ["authentication.k8s.io"], ["users"])]
     )

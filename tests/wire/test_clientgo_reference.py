@@ -347,7 +347,7 @@ WHITESPACE: dict[str, Whitespace] = {
 
 # The server reads what was asked (with legacy rights); the SDK refuses on purpose.
 CONSCIOUS: dict[str, Case] = {
-    # Constrained impersonation refuses these (SPEC 4); a session never falls back on legacy.
+    # Constrained impersonation refuses these (docs/semantics.md#validations); a session never falls back on legacy.
     "empty-group": (raw_json("alice", groups=[""]), "groups", {"groups": [""]}),
     "system-masters": (
         raw_json("alice", groups=["system:masters"]),

@@ -14,8 +14,8 @@ from ..rbac.preflight import Report, preflight
 from ..rbac.spec import add_scope_arguments, parse_extra, spec_from_args
 
 EPILOG = """\
-Asks the server, with the exact attributes kube-apiserver uses (SPEC 3.5), every check a
-session will need: one action check impersonate-on:<mode>:<verb> per declared verb,
+Asks the server, with the exact attributes kube-apiserver uses (docs/semantics.md#attributes),
+every check a session will need: one action check impersonate-on:<mode>:<verb> per declared verb,
 resource, namespace and name, and the target checks impersonate:<mode> for the identity
 given with --as/--as-group/--as-uid/--as-extra. Without --requestor the checks are asked
 for your own credentials (SelfSubjectAccessReview); with it, for that subject

@@ -13,8 +13,8 @@ from ..rbac.output import FORMATS, dump, read_text
 EPILOG = """\
 Input (a file, or stdin when FILE is - or omitted): a 403 Status object (JSON), an audit
 event, an EventList or JSON lines of audit events, the text of a kubernetes ApiException,
-or kubectl's "Error from server (Forbidden): ..." line. Parsed by shape (SPEC 5): an
-impersonation refusal names the requestor and a verb starting with impersonate; any other
+or kubectl's "Error from server (Forbidden): ..." line. Parsed by shape (docs/semantics.md#errors):
+an impersonation refusal names the requestor and a verb starting with impersonate; any other
 403 names the impersonated user (impersonation succeeded, that user lacks RBAC).
 
 examples:

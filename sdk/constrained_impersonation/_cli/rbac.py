@@ -11,12 +11,12 @@ from ..rbac.render import render
 from ..rbac.spec import add_scope_arguments, spec_from_args
 
 EPILOG = """\
-A constrained session needs two grants (SPEC 12.1): the target grant impersonate:<mode> on
-whom it impersonates (nodes, serviceaccounts, users, plus groups/uids/userextras/<key> it
-forwards) and action grants impersonate-on:<mode>:<verb> on exactly the requests it makes.
-Target grants are cluster-wide (a ClusterRole) except service-account targets (a Role in the
-service account's namespace); action grants confined to namespaces become Roles there.
-associated-node grants never carry resourceNames (the server checks the name "*").
+A constrained session needs two grants (docs/semantics.md#rbac): the target grant
+impersonate:<mode> on whom it impersonates (nodes, serviceaccounts, users, plus
+groups/uids/userextras/<key> it forwards) and action grants impersonate-on:<mode>:<verb> on exactly
+the requests it makes. Target grants are cluster-wide (a ClusterRole) except service-account targets
+(a Role in the service account's namespace); action grants confined to namespaces become Roles
+there. associated-node grants never carry resourceNames (the server checks the name "*").
 
 examples:
   # story 1: a DaemonSet listing pods on its own node

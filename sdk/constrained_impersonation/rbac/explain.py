@@ -1,8 +1,8 @@
 """Explain a 403 (or a 400) from impersonation: which check failed, in which mode, and the
 RBAC that would grant it.
 
-Parsing is by shape (SPEC 5, 12.9) and shared with the SDK: ``denied.parse_forbidden`` reads
-the message, ``denied.explain_forbidden`` builds the rule. This module adds what an operator
+Parsing is by shape (docs/semantics.md#errors) and shared with the SDK: ``denied.parse_forbidden``
+reads the message, ``denied.explain_forbidden`` builds the rule. This module adds what an operator
 holding a whole audit event or a kubectl error line needs: the other grant of the pair, a
 kubectl-applicable manifest, and the downstream case (the impersonated user lacks RBAC,
 impersonation itself succeeded).
@@ -308,7 +308,8 @@ def explain(item: Mapping[str, Any]) -> Explanation | None:
             kind="bad-request",
             summary=(
                 "400: impersonation headers (Impersonate-Uid, -Group or -Extra-*) were sent "
-                "without Impersonate-User; every impersonation must name a user (SPEC 2.5)"
+                "without Impersonate-User; every impersonation must name a user "
+                "(docs/semantics.md#headers)"
             ),
             message=message,
         )

@@ -3,11 +3,11 @@
 Inputs: the cluster's RBAC (who holds legacy ``impersonate``, through which bindings) and its
 audit logs (what each requestor impersonated through legacy: targets, verbs, resources,
 namespaces). For every requestor the plan proposes constrained roles covering exactly the
-observed impersonations, in the mode the server would pick (SPEC 3.3: a bare node target goes
-to associated-node when the requestor's token is bound to that node, else arbitrary-node; a
-bare service account to serviceaccount; anything else to user-info). Requests that only legacy
-can carry (a node or service account with groups, ``system:masters``, invalid extras) are
-reported, never silently dropped. The plan shows what the legacy grants allowed that the new
+observed impersonations, in the mode the server would pick (docs/semantics.md#which-mode: a bare
+node target goes to associated-node when the requestor's token is bound to that node, else
+arbitrary-node; a bare service account to serviceaccount; anything else to user-info). Requests that
+only legacy can carry (a node or service account with groups, ``system:masters``, invalid extras)
+are reported, never silently dropped. The plan shows what the legacy grants allowed that the new
 ones do not (``system:masters``, any user, no action limit).
 
 ``verify`` replays every observed request against an embedded API server loaded with the

@@ -4,8 +4,8 @@ A :class:`Grant` is one permission (one verb on one resource name in one namespa
 compute grants (from a declared scope, from observed audit events, from a 403) and only then
 merge them into the fewest readable rules and the fewest Roles/ClusterRoles, so every tool
 renders RBAC the same deterministic way. A :class:`Check` is one authorization question with
-exactly the attributes kube-apiserver asks (SPEC 3.5); preflight sends them as access reviews,
-migrate and scan answer them offline with the embedded server's RBAC matcher.
+exactly the attributes kube-apiserver asks (docs/semantics.md#attributes); preflight sends them as
+access reviews, migrate and scan answer them offline with the embedded server's RBAC matcher.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ CONSTRAINED_MODES = ("associated-node", "arbitrary-node", "serviceaccount", "use
 LEGACY = "legacy"
 MODES = (*CONSTRAINED_MODES, LEGACY)
 MANAGED_BY = {"app.kubernetes.io/managed-by": "cimp"}
-# Past this many groups or extra keys/values the server first asks one wildcard check (SPEC 3.4).
+# Past this many groups or extra keys/values the server first asks one wildcard check
+# (docs/semantics.md#checks).
 MANY_CHECKS = 4
 
 _VERB_ORDER = {
@@ -359,8 +360,8 @@ class Check:
 
     def grant(self) -> Grant:
         """The single grant that satisfies this check. A check of the literal name ``*``
-        (associated-node, the wildcard shortcuts) is granted without resourceNames, as SPEC 8
-        recommends, rather than with ``resourceNames: ["*"]``."""
+        (associated-node, the wildcard shortcuts) is granted without resourceNames, as
+        docs/semantics.md#rbac recommends, rather than with ``resourceNames: ["*"]``."""
         if self.path:
             return Grant(self.verb, path=self.path)
         resource = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
@@ -384,7 +385,7 @@ class Check:
 def target_checks(target: Identity, mode: str) -> list[Check]:
     """Every target check the server makes to impersonate ``target`` through ``mode``, in the
     server's order, with the wildcard shortcuts (``groups*``, ``extras*``) first where the
-    server asks them (SPEC 3.4, 3.5, 3.7)."""
+    server asks them (docs/semantics.md#checks, #legacy)."""
     verb = target_verb(mode)
     constrained = mode != LEGACY
     auth, v1 = AUTHENTICATION_GROUP, "v1"

@@ -1,9 +1,9 @@
 """Preflight: does the requestor hold exactly what a session needs, before it sends anything?
 
-The required checks are the ones kube-apiserver will make (SPEC 3.4, 3.5): one action check
-``impersonate-on:<mode>:<verb>`` per declared verb, resource, namespace and name, and the target
-checks ``impersonate:<mode>`` with their exact attributes (the wildcard shortcut first for 4 or
-more groups or extras, as the server asks it). They are asked of the live server with
+The required checks are the ones kube-apiserver will make (docs/semantics.md#checks): one action
+check ``impersonate-on:<mode>:<verb>`` per declared verb, resource, namespace and name, and the
+target checks ``impersonate:<mode>`` with their exact attributes (the wildcard shortcut first for 4
+or more groups or extras, as the server asks it). They are asked of the live server with
 SelfSubjectAccessReview (for the caller itself) or SubjectAccessReview (for another
 requestor; needs ``create`` on subjectaccessreviews).
 

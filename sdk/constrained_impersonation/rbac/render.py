@@ -1,4 +1,4 @@
-"""Render the minimal RBAC for a constrained-impersonation session (SPEC 8, 9, 12.1).
+"""Render the minimal RBAC for a constrained-impersonation session (docs/semantics.md#rbac).
 
 A session needs two kinds of grant: the **target** grant (``impersonate:<mode>`` on whom it
 impersonates, in ``authentication.k8s.io``) and the **action** grants
@@ -100,7 +100,8 @@ def target_grants(
     ``targets`` are node names (``node-1`` or ``system:node:node-1``) for arbitrary-node,
     ``NS/NAME`` (or ``NS/*``) for serviceaccount, user names for user-info. Forwarding a UID,
     a group or an extra is only possible in user-info: the server sends node and
-    service-account targets with those headers to legacy impersonation (SPEC 3.3).
+    service-account targets with those headers to legacy impersonation
+    (docs/semantics.md#which-mode).
     """
     check_mode(mode)
     verb = target_verb(mode)

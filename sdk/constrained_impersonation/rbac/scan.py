@@ -33,7 +33,8 @@ RISKS = ("info", "low", "medium", "high", "critical")
 _ANY = "\x00any"  # a name no rule lists: allowed only by rules without resourceNames
 _PROBE_USER = Identity("cimp:probe")
 
-# (resource, namespaced) per legacy target kind, with the API group of its check (SPEC 3.5).
+# (resource, namespaced) per legacy target kind, with the API group of its check
+# (docs/semantics.md#attributes).
 _LEGACY_TARGETS = {
     "users": ("", False),
     "groups": ("", False),

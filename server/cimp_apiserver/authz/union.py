@@ -3,7 +3,7 @@
 kube-apiserver always puts the ``system:masters`` authorizer first, then the configured modes.
 The union returns the first ALLOW or DENY unchanged; when every authorizer has no opinion it
 returns NoOpinion with the reasons of all of them, each prefixed with its authorizer's name and
-joined by newlines (k8s.io/apiserver's named union, the line the spec is written against). The
+joined by newlines (k8s.io/apiserver's named union, docs/semantics.md#errors). The
 403 message appends that text after ``: ``.
 """
 
