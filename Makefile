@@ -13,7 +13,7 @@ KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "k8s.io/kubernetes" {pri
 APISERVER ?= embedded
 CONFORMANCE_SCENARIOS ?= 300
 
-.PHONY: all venv lock demo test lint types unit unit-kube kube conformance bench soak clean dist
+.PHONY: all venv lock demo test lint types unit unit-kube kube conformance bench soak clean dist peer
 
 all: test
 
@@ -94,6 +94,12 @@ test: lint types kube unit unit-kube conformance
 # Differential conformance: generated scenarios sent to both servers, every answer compared.
 conformance: venv kube
 	CIMP_SCENARIOS=$(CONFORMANCE_SCENARIOS) $(BIN)/pytest -q -p no:randomly tests/conformance --apiserver=kube
+
+# The official Python client's e2e tests (kubernetes-client/python, kubernetes/e2e_test) against
+# both servers: `python-client e2e: embedded P/45, kube Q/45`. Needs a checkout of the client
+# (PYTHON_CLIENT_SRC=..., else cloned into .tools/python-client when GitHub is reachable).
+peer: venv kube
+	$(BIN)/python hack/peer_suite.py
 
 bench: venv
 	$(BIN)/python bench/run_all.py
