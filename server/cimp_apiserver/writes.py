@@ -20,7 +20,7 @@ from multidict import MultiMapping
 from constrained_impersonation._authz.base import Decision
 from constrained_impersonation.resolver import Attributes
 
-from . import objects, schema
+from . import managed_fields, objects, schema
 from .bodies import (
     PATCH_TYPES,
     decode_json,
@@ -37,6 +37,7 @@ from .context import RequestContext
 from .hooks import Admission, Extensions
 from .lifecycle import BACKGROUND, FOREGROUND, ORPHAN, Lifecycle
 from .listing import parse_list_options, parse_resource_version, predicate_for
+from .managed_fields import validate_options
 from .patch import PatchError, apply_json_patch, merge_patch, strategic_merge_patch
 from .resources import Registry, ResourceType
 from .status import (
@@ -296,8 +297,8 @@ class Writes:
     async def create(
         self, request: web.Request, ctx: RequestContext, target: Target
     ) -> web.StreamResponse:
-        dry_run = parse_dry_run(request.query)
-        mode = parse_field_validation(request.query)
+        opts = validate_options("CreateOptions", request.query)
+        dry_run, mode = opts.dry_run, opts.field_validation
         body = await self._body(request)
         return await self._create(request, ctx, target.rt, target.namespace, body, dry_run, mode)
 
@@ -318,7 +319,9 @@ class Writes:
         if expected_name is not None:
             self._same_name(body, expected_name)
         prefix = meta.get("generateName") if not meta.get("name") else None
+        sent = managed_fields.detach(body)
         objects.prepare_create(rt, body)
+        managed_fields.record(request, rt, "", None, body, sent)
         name = str(meta.get("name") or "")
         if rt.namespaced:
             self._namespace_ready(rt, namespace, name)
@@ -367,10 +370,12 @@ class Writes:
             if client_rv is not None and client_rv != old.rv:
                 raise conflict(rt.resource, target.name, rt.group)
             obj = compute(old)
+            sent = managed_fields.detach(obj)
             if sub == "status":
                 obj = objects.prepare_status_update(rt, obj, old.obj)
             else:
                 objects.prepare_update(rt, obj, old.obj)
+            managed_fields.record(request, rt, sub, old.obj, obj, sent)
             await self._admit(
                 request,
                 ctx,
@@ -403,8 +408,8 @@ class Writes:
         self, request: web.Request, ctx: RequestContext, target: Target
     ) -> web.StreamResponse:
         rt = target.rt
-        dry_run = parse_dry_run(request.query)
-        mode = parse_field_validation(request.query)
+        opts = validate_options("UpdateOptions", request.query)
+        dry_run, mode = opts.dry_run, opts.field_validation
         body = await self._body(request)
         warnings = self._decode_resource(rt, body, mode)
         self._same_name(body, target.name)
@@ -433,47 +438,28 @@ class Writes:
         if ptype is None or (ptype == "strategic" and not builtin):
             allowed = [t for t, p in PATCH_TYPES.items() if builtin or p != "strategic"]
             raise unsupported_media_type(content_type, allowed)
-        dry_run = parse_dry_run(request.query)
-        mode = parse_field_validation(request.query)
-        if ptype == "apply" and not request.query.get("fieldManager"):
-            raise invalid(
-                "PatchOptions",
-                "",
-                "meta.k8s.io",
-                [
-                    (
-                        "fieldManager",
-                        "FieldValueRequired",
-                        "Required value: is required for apply patch",
-                    )
-                ],
-            )
+        opts = validate_options("PatchOptions", request.query, ptype)
+        dry_run, mode = opts.dry_run, opts.field_validation
         data = await read_body(request)
         doc: Any = await off_loop(
             decode_yaml if ptype == "apply" else lambda raw: decode_json(raw, prefix=""), data
         )
+        tracker = managed_fields.Tracker(rt, target.subresource)
         if ptype == "apply":
             if not isinstance(doc, dict):
                 raise not_an_object(doc)
-            self.check_type_meta(rt.kind, (rt.api_version,), doc)
-            if not isinstance(doc.get("metadata"), dict):
-                doc["metadata"] = {}
-            self._same_name(doc, target.name)
-            if rt.namespaced:
-                self._place(rt, target.namespace, doc)
             if (
                 self.store.get(rt.group, rt.resource, target.namespace, target.name) is None
                 and not target.subresource
             ):
+                body = tracker.apply(None, doc, opts.field_manager, opts.force)
+                if not (body.get("metadata") or {}).get("name"):
+                    raise bad_request(
+                        f"the name of the object ({target.name} based on URL) was "
+                        "undeterminable: name must be provided"
+                    )
                 return await self._create(
-                    request,
-                    ctx,
-                    rt,
-                    target.namespace,
-                    copy.deepcopy(doc),
-                    dry_run,
-                    mode,
-                    target.name,
+                    request, ctx, rt, target.namespace, body, dry_run, mode, target.name
                 )
         warnings: list[str] = []
 
@@ -484,10 +470,10 @@ class Writes:
                     patched = merge_patch(current, doc)
                 elif ptype == "json":
                     patched = apply_json_patch(current, doc)
-                elif ptype == "strategic" or builtin:
-                    patched = strategic_merge_patch(current, doc)
+                elif ptype == "apply":
+                    patched = tracker.apply(current, doc, opts.field_manager, opts.force)
                 else:
-                    patched = merge_patch(current, doc)
+                    patched = strategic_merge_patch(current, doc)
             except PatchError as err:
                 raise _patch_failure(err) from None
             except RecursionError:
@@ -811,7 +797,10 @@ class Writes:
         body = await self._body(request)
         self.check_type_meta(rt.kind, (rt.api_version,), body)
         warnings = self.decode_typed(rt.kind, rt.api_version, body, mode)
+        managed = managed_fields.record_review(request, rt, body)
         result = await handler(request, ctx, body)
+        if managed:
+            result.setdefault("metadata", {})["managedFields"] = managed
         result.setdefault("kind", rt.kind)
         result.setdefault("apiVersion", rt.api_version)
         return json_response(result, 201, warnings=warnings)

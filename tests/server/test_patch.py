@@ -316,7 +316,8 @@ def test_server_side_apply_creates_then_merges(api: tuple[k.ApiClient, MemorySto
         force=True,
         _content_type="application/apply-patch+yaml",
     )
-    assert second.data == {"a": "1", "b": "2"}
+    # The same manager stopped applying "a": kube removes it (nobody else owns it).
+    assert second.data == {"b": "2"}
     assert store.get("", "configmaps", "ns1", "applied") is not None
 
 
