@@ -12,7 +12,6 @@ without ``fsGroup`` is one such case, checked below.
 from __future__ import annotations
 
 import copy
-import datetime
 import json
 import re
 import ssl
@@ -26,11 +25,8 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from .._tls import tls_secret_data
 from ._kubelet import (
     CONTAINER_PATH,
     REPO,
@@ -76,28 +72,8 @@ def workload(name: str) -> dict[str, Any]:
 
 
 def tls_pair() -> dict[str, bytes]:
-    """A ``kubernetes.io/tls`` Secret's data: a self-signed serving certificate and key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "deputy.cimp-deputy.svc")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    return {
-        "tls.crt": cert.public_bytes(serialization.Encoding.PEM),
-        "tls.key": key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    }
+    """A ``kubernetes.io/tls`` Secret's data: a serving certificate (with its CA) and key."""
+    return tls_secret_data("deputy.cimp-deputy.svc")
 
 
 @pytest.fixture
