@@ -98,13 +98,6 @@ KNOWN: tuple[Known, ...] = (
         r".",
         when=_after_node_pod_removal,
     ),
-    Known(
-        "pod-security-annotation",
-        "kube's PodSecurity admission annotates pod creates "
-        "pod-security.kubernetes.io/enforce-policy (admission)",
-        r"^audit\..*\.annotations$",
-        kube=r"pod-security\.kubernetes\.io/enforce-policy",
-    ),
 )
 
 
