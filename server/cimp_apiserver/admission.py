@@ -418,6 +418,8 @@ class NodeRestriction:
         elif sub == "eviction":
             if op != "CREATE":
                 raise _forbid(adm, f"unexpected operation {op}")
+            if adm.old is None:
+                raise not_found("pod", adm.name)  # the lister's NotFound: singular
             if _node_of(adm.old) != node:
                 raise _forbid(
                     adm, f"node {node} can only evict pods with spec.nodeName set to itself"

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +309,8 @@ class ServiceAccountTokens:
         if sa_uid != sa_ref.get("uid"):
             claim = sa_ref.get("uid")
             return None, f"service account UID ({sa_uid}) does not match claim ({claim})"
+        if _deleted_before(sa, now - LEEWAY_SECONDS):
+            return None, f"service account {namespace}/{sa_name} has been deleted"
         extra: dict[str, tuple[str, ...]] = {}
         for kind, resource, name_key, uid_key in (
             ("secret", "secrets", "", ""),
@@ -325,6 +328,8 @@ class ServiceAccountTokens:
                     f"{kind} UID ({uid}) does not match service account {kind} ref claim "
                     f"({ref.get('uid')})"
                 )
+            if _deleted_before(obj, now - LEEWAY_SECONDS):
+                return None, _INVALIDATED  # terminating for over the leeway
             if name_key:
                 extra[name_key] = (str(ref.get("name", "")),)
                 extra[uid_key] = (str(ref.get("uid", "")),)
@@ -341,6 +346,8 @@ class ServiceAccountTokens:
                         f"node UID ({uid}) does not match service account node ref claim "
                         f"({node_ref.get('uid')})"
                     )
+                if _deleted_before(node, now - LEEWAY_SECONDS):
+                    return None, _INVALIDATED
             extra[EXTRA_NODE_NAME] = (str(node_ref.get("name", "")),)
             if node_ref.get("uid"):
                 extra[EXTRA_NODE_UID] = (str(node_ref["uid"]),)
@@ -360,6 +367,19 @@ _OPAQUE_CLAIMS = (
     "service account token claims could not be validated due to unexpected validation error"
 )
 _INVALIDATED = "service account token has been invalidated"
+
+
+def _deleted_before(obj: Mapping[str, Any], when: float) -> bool:
+    """The object's ``deletionTimestamp`` lies before ``when`` (kube refuses a token whose
+    bound object has been terminating for longer than the leeway)."""
+    stamp = (obj.get("metadata") or {}).get("deletionTimestamp")
+    if not stamp:
+        return False
+    try:
+        deleted = datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return deleted.timestamp() < when
 
 
 def _go_strings(values: Sequence[str]) -> str:

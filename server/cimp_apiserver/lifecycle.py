@@ -107,9 +107,12 @@ class Lifecycle:
         return gone, True
 
     def finalize_if_done(self, rt: ResourceType, record: Record) -> Record | None:
-        """Remove an object whose last finalizer just went (after an update)."""
+        """Remove an object whose last finalizer just went (after an update); a terminating
+        pod's grace period keeps it (kube's ``ShouldDeleteDuringUpdate``)."""
         meta = _meta(record.obj)
         if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+            return None
+        if meta.get("deletionGracePeriodSeconds"):
             return None
         if (rt.group, rt.resource) == ("", "namespaces"):
             self.sweep_namespace(record.name)

@@ -9,6 +9,7 @@ then storage (409 on conflicts). ``dryRun=All`` runs every step but the last.
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from multidict import MultiMapping
 from constrained_impersonation._authz.base import Decision
 from constrained_impersonation.resolver import Attributes
 
-from . import managed_fields, objects, schema
+from . import graceful, managed_fields, objects, schema
 from .bodies import (
     PATCH_TYPES,
     decode_json,
@@ -122,12 +123,56 @@ def _patch_failure(err: PatchError) -> StatusError:
     return StatusError(err.code, _REASONS.get(err.code, "BadRequest"), err.message)
 
 
+_DISRUPTION_TARGET = {
+    "type": "DisruptionTarget",
+    "status": "True",
+    "reason": "EvictionByEvictionAPI",
+    "message": "Eviction API: evicting",
+}
+
+
+def _set_condition(status: Obj, condition: Obj) -> bool:
+    """kube's ``UpdatePodCondition``: add or update a condition by type (the transition time
+    changes only with the status); False when nothing changed."""
+    conditions = status.get("conditions")
+    if not isinstance(conditions, list):
+        conditions = status["conditions"] = []
+    now = now_rfc3339()
+    for i, old in enumerate(conditions):
+        if isinstance(old, dict) and old.get("type") == condition["type"]:
+            if all(old.get(k) == v for k, v in condition.items()):
+                return False
+            moved = old.get("status") != condition["status"]
+            transition = now if moved else old.get("lastTransitionTime", now)
+            conditions[i] = {
+                **condition,
+                "lastProbeTime": None,
+                "lastTransitionTime": transition,
+            }
+            return True
+    conditions.append({**condition, "lastProbeTime": None, "lastTransitionTime": now})
+    return True
+
+
+def _grace_period(value: str | None) -> int | None:
+    """``?gracePeriodSeconds=``, parsed as Go's ``strconv.ParseInt`` (its error words)."""
+    if value is None:
+        return None
+    if re.fullmatch(r"[+-]?[0-9]+", value) is None:
+        raise bad_request(f"strconv.ParseInt: parsing {quote(value)}: invalid syntax")
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise bad_request(f"strconv.ParseInt: parsing {quote(value)}: value out of range")
+    return number
+
+
 @dataclass(frozen=True)
 class DeleteOptions:
     dry_run: bool
     propagation: str
     uid: str | None
     rv: str | None
+    grace: int | None = None
 
 
 class Writes:
@@ -505,6 +550,7 @@ class Writes:
         orphan = query.get("orphanDependents")
         uid: str | None = None
         rv: str | None = None
+        grace = _grace_period(query.get("gracePeriodSeconds"))
         data = await read_body(request)
         if data.strip():
             body = await decode_object_async(data, request.headers.get("Content-Type"))
@@ -514,9 +560,7 @@ class Writes:
             try:
                 schema.check("v1", "DeleteOptions", body)
             except schema.SchemaError as exc:
-                raise bad_request(
-                    f'DeleteOptions in version "v1" cannot be handled: {exc}'
-                ) from None
+                raise bad_request(str(exc)) from None
             propagation = body.get("propagationPolicy") or propagation
             if body.get("orphanDependents") is not None:
                 orphan = "true" if body["orphanDependents"] else "false"
@@ -531,6 +575,8 @@ class Writes:
             pre = body.get("preconditions") or {}
             uid = pre.get("uid")
             rv = pre.get("resourceVersion")
+            if body.get("gracePeriodSeconds") is not None:
+                grace = int(body["gracePeriodSeconds"])
         causes: list[tuple[str, str, str]] = []
         if propagation and propagation not in _PROPAGATION:
             causes.append(
@@ -554,7 +600,7 @@ class Writes:
             raise invalid("DeleteOptions", "", "meta.k8s.io", causes)
         if not propagation:
             propagation = ORPHAN if orphan == "true" else BACKGROUND
-        return DeleteOptions(dry_run, propagation, uid, rv)
+        return DeleteOptions(dry_run, propagation, uid, rv, grace)
 
     async def delete(
         self, request: web.Request, ctx: RequestContext, target: Target
@@ -574,10 +620,12 @@ class Writes:
             current.obj,
             opts.dry_run,
         )
-        record, removed = self.lifecycle.delete(
+        record, removed = graceful.delete(
+            self.store,
+            self.lifecycle,
             rt,
-            target.namespace,
-            target.name,
+            current,
+            grace=opts.grace,
             uid=opts.uid,
             rv=opts.rv,
             propagation=opts.propagation,
@@ -613,18 +661,20 @@ class Writes:
         deleted: list[Record] = []
         with self.store.transaction():
             for record in records:
-                try:
-                    gone, _ = self.lifecycle.delete(
-                        rt,
-                        record.namespace,
-                        record.name,
-                        propagation=opts.propagation,
-                        dry_run=opts.dry_run,
-                    )
-                except StatusError as err:
-                    if err.code == 404:
-                        continue  # removed by a cascade earlier in this loop
-                    raise
+                latest = self.store.get(rt.group, rt.resource, record.namespace, record.name)
+                if latest is None:
+                    continue  # removed by a cascade earlier in this loop
+                gone, _ = graceful.delete(
+                    self.store,
+                    self.lifecycle,
+                    rt,
+                    latest,
+                    grace=opts.grace,
+                    uid=opts.uid,
+                    rv=opts.rv,
+                    propagation=opts.propagation,
+                    dry_run=opts.dry_run,
+                )
                 deleted.append(gone)
         head = encode(
             {
@@ -675,6 +725,8 @@ class Writes:
             )
         dry_run = parse_dry_run(request.query)
         body = await self._body(request)
+        if rt.namespaced:
+            self._namespace_ready(rt, target.namespace, target.name)  # NamespaceLifecycle
         await self._admit(
             request, ctx, "CREATE", rt, sub, target.namespace, target.name, body, None, dry_run
         )
@@ -704,6 +756,7 @@ class Writes:
                 "",
                 [("target.name", "FieldValueRequired", "Required value")],
             )
+        self._namespace_ready(rt, target.namespace, target.name)  # NamespaceLifecycle
         pod = self._get(rt, target.namespace, target.name)
         pod_meta = pod.obj.get("metadata") or {}
         if pod_meta.get("deletionTimestamp"):
@@ -750,17 +803,19 @@ class Writes:
     async def _evict(
         self, request: web.Request, ctx: RequestContext, target: Target
     ) -> web.StreamResponse:
+        """kube's EvictionREST without PodDisruptionBudgets (none are served): admission
+        (NamespaceLifecycle, NodeRestriction), the name check, then the pod gets the
+        DisruptionTarget condition and is deleted as a DELETE would (gracefully)."""
         rt = target.rt
         body = await self._body(request)
         self.check_type_meta("Eviction", ("policy/v1", "policy/v1beta1"), body)
         options = body.get("deleteOptions") or {}
         meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
         assert isinstance(meta, dict)
-        if meta.get("name") and meta["name"] != target.name:
-            raise bad_request("name in URL does not match name in Eviction object")
         dry_run = parse_dry_run(request.query) or bool(options.get("dryRun"))
         pre = options.get("preconditions") or {}
-        pod = self._get(rt, target.namespace, target.name)
+        self._namespace_ready(rt, target.namespace, target.name)
+        pod = self.store.get(rt.group, rt.resource, target.namespace, target.name)
         await self._admit(
             request,
             ctx,
@@ -770,15 +825,26 @@ class Writes:
             target.namespace,
             target.name,
             body,
-            pod.obj,
+            pod.obj if pod is not None else None,
             dry_run,
         )
-        self.lifecycle.delete(
+        if (meta.get("name") or "") != target.name:
+            raise bad_request("name in URL does not match name in Eviction object")
+        pod = self._get(rt, target.namespace, target.name)
+        uid, rv = pre.get("uid"), pre.get("resourceVersion")
+        graceful.check_preconditions(rt, pod.obj, uid or None, rv or None)
+        if not dry_run:
+            evicting = copy.deepcopy(pod.obj)
+            status = evicting.setdefault("status", {})
+            if _set_condition(status, _DISRUPTION_TARGET):
+                pod = self.store.update(rt.group, rt.resource, evicting, expect_rv=pod.rv)
+        grace = options.get("gracePeriodSeconds")
+        graceful.delete(
+            self.store,
+            self.lifecycle,
             rt,
-            target.namespace,
-            target.name,
-            uid=pre.get("uid"),
-            rv=pre.get("resourceVersion"),
+            pod,
+            grace=grace if isinstance(grace, int) else None,
             propagation=options.get("propagationPolicy") or BACKGROUND,
             dry_run=dry_run,
         )

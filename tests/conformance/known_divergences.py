@@ -52,25 +52,6 @@ class Known:
         return True
 
 
-def _after_node_pod_removal(scenario: Scenario, step: int) -> bool:
-    """An earlier step (any, for the scenario-wide metrics) deleted or evicted a pod that is
-    bound to a node."""
-    on_node = {
-        (o["metadata"].get("namespace"), o["metadata"]["name"])
-        for o in scenario.objects
-        if o.get("kind") == "Pod" and (o.get("spec") or {}).get("nodeName")
-    }
-    last = len(scenario.steps) if step < 0 else step
-    for earlier in scenario.steps[:last]:
-        path = earlier.path.split("?")[0]
-        found = re.search(r"/namespaces/([^/]+)/pods/([^/]+)(/eviction)?$", path)
-        if not found or (found.group(1), found.group(2)) not in on_node:
-            continue
-        if earlier.method == "DELETE" or found.group(3):
-            return True
-    return False
-
-
 KNOWN: tuple[Known, ...] = (
     # ------------------------------------------------------------ owned elsewhere (reported)
     Known(
@@ -82,21 +63,6 @@ KNOWN: tuple[Known, ...] = (
         r"^(body|audit\..*\.responseStatus)$",
         kube=r"servicecidrs|events\.k8s\.io|resource\.k8s\.io",
         where=r"system:(node-proxier|aggregate-to-view)",
-    ),
-    Known(
-        "eviction-errors",
-        'an eviction of a missing pod is kube\'s pod "<name>" not found (singular, details '
-        "kind pod); in a missing namespace NamespaceLifecycle answers first (eviction handler)",
-        r"^(code|body|audit\..*\.responseStatus)$",
-        kube=r"pod \\\"|namespaces \\\"",
-        where=r"eviction",
-    ),
-    Known(
-        "pod-graceful-deletion",
-        "a pod bound to a node is deleted gracefully by kube (it stays, terminating, until its "
-        "kubelet confirms); the embedded server removes it at once (writes.py)",
-        r".",
-        when=_after_node_pod_removal,
     ),
 )
 

@@ -405,7 +405,10 @@ def test_delete_preconditions_and_status_body(server: Server) -> None:
     with pytest.raises(k.ApiException) as err:
         api.delete_namespaced_config_map("d", "ns1", body={"preconditions": {"uid": "not-it"}})
     assert err.value.status == 409
-    assert "Precondition failed: UID in precondition: not-it" in status_of(err.value)["message"]
+    assert status_of(err.value)["message"].startswith(
+        'Operation cannot be fulfilled on ConfigMap "d": the UID in the precondition (not-it) '
+        "does not match the UID in record"
+    )
     code, _, body = server.http(
         "DELETE",
         "/api/v1/namespaces/ns1/configmaps/d",
@@ -591,7 +594,10 @@ def test_binding_and_eviction(server: Server) -> None:
     }
     code, _, body = server.http("POST", "/api/v1/namespaces/ns1/pods/p/eviction", eviction)
     assert code == 201 and body["status"] == "Success"
-    assert server.store.get("", "pods", "ns1", "p") is None
+    # Bound to a node: deleted gracefully, it stays terminating until its kubelet confirms.
+    evicted = server.store.get("", "pods", "ns1", "p")
+    assert evicted is not None and evicted.obj["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert [c["type"] for c in evicted.obj["status"]["conditions"]][-1] == "DisruptionTarget"
 
 
 def test_selectors(server: Server) -> None:
