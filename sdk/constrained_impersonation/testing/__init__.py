@@ -18,7 +18,7 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,20 +217,6 @@ class APIServer(ClientSide):
             # Bearer tokens: private from the first byte, replaced atomically.
             write_private(self._users_file, json.dumps(self._tokens.dump()))
         return token
-
-    def add_user(
-        self,
-        name: str,
-        groups: Iterable[str] = (),
-        uid: str | None = None,
-        extra: Mapping[str, Sequence[str]] | None = None,
-    ) -> str:
-        """Register a user and return a bearer token that authenticates as exactly it."""
-        if not name:
-            raise ValueError("a user needs a name")
-        return self._new_user(
-            Identity(name, uid, tuple(groups), {k: tuple(v) for k, v in (extra or {}).items()})
-        )
 
     def _kubeconfig_dir(self) -> Path:
         return self._config.work_dir

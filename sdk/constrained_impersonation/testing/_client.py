@@ -11,13 +11,15 @@ import http.client
 import json
 import shutil
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import yaml
+
+from ..identity import Identity
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -142,6 +144,24 @@ class ClientSide:
 
     def _kubeconfig_dir(self) -> Path:
         raise NotImplementedError
+
+    def _new_user(self, identity: Identity) -> str:
+        """Make the server authenticate a fresh bearer token as exactly ``identity``."""
+        raise NotImplementedError
+
+    def add_user(
+        self,
+        name: str,
+        groups: Iterable[str] = (),
+        uid: str | None = None,
+        extra: Mapping[str, Sequence[str]] | None = None,
+    ) -> str:
+        """Register a user and return a bearer token that authenticates as exactly it."""
+        if not name:
+            raise ValueError("a user needs a name")
+        return self._new_user(
+            Identity(name, uid, tuple(groups), {k: tuple(v) for k, v in (extra or {}).items()})
+        )
 
     def kubeconfig(self, token: str | None = None, *, path: str | Path | None = None) -> str:
         """Write a kubeconfig for this server (admin unless ``token``) and return its path.

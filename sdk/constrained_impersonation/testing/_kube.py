@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from cimp_apiserver.certs import load_or_create
 from cimp_apiserver.config import parse_feature_gates
 
 from .._private_files import private_dir, write_private
+from ..identity import Identity
 from ._assets import KUBE_VERSION, KubeAssets, find_assets
 from ._client import ClientSide
 
@@ -413,21 +414,12 @@ class KubeAPIServer(ClientSide):
             self._users_file, json.dumps({"admin": self._admin_token, "users": self._users})
         )
 
-    def add_user(
-        self,
-        name: str,
-        groups: Iterable[str] = (),
-        uid: str | None = None,
-        extra: Mapping[str, Sequence[str]] | None = None,
-    ) -> str:
-        """Register a user and return a bearer token that authenticates as exactly it."""
-        if not name:
-            raise ValueError("a user needs a name")
-        user: dict[str, Any] = {"username": name, "groups": list(groups)}
-        if uid is not None:
-            user["uid"] = uid
-        if extra:
-            user["extra"] = {k: list(v) for k, v in extra.items()}
+    def _new_user(self, identity: Identity) -> str:
+        user: dict[str, Any] = {"username": identity.user, "groups": list(identity.groups)}
+        if identity.uid is not None:
+            user["uid"] = identity.uid
+        if identity.extra:
+            user["extra"] = {k: list(v) for k, v in identity.extra.items()}
         token = uuid.uuid4().hex + uuid.uuid4().hex
         self._users[token] = user
         if self._webhook is not None:
