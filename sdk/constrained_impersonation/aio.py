@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -29,30 +29,14 @@ from kubernetes.aio.client.exceptions import ForbiddenException
 from kubernetes.aio.client.rest import RESTClientObject, RESTResponse
 from multidict import CIMultiDict
 
-from ._transport import Target
-from .denied import denial_for_session
-from .errors import ConfigurationError, ImpersonationError
-from .identity import Identity
-from .kubeconfig import (
-    default_kubeconfig_path,
-    incluster_configuration,
-    read_impersonation,
-)
-from .resolver import RequestInfo
+from . import _core as core
+from . import _sessions as kinds
+from .errors import ConfigurationError
+from .kubeconfig import KubeconfigImpersonation, default_kubeconfig_path, incluster_configuration
 from .retry import ErrorKind, RetryPolicy
 from .scope import Scope
-from .session import (
-    _check_scope,
-    _downward_node,
-    _settings,
-    _target,
-    node_identity,
-    service_account_identity,
-    session_arguments,
-    user_identity,
-)
 from .settings import Settings
-from .telemetry import Call, Telemetry
+from .telemetry import Telemetry
 
 __all__ = [
     "ArbitraryNodeSession",
@@ -74,18 +58,25 @@ def _classify_aiohttp(exc: BaseException) -> ErrorKind:
     return ErrorKind.FATAL
 
 
-def _status_of(resp: RESTResponse) -> int:
-    status: int = resp.status
-    return status
+_WIRE = core.Wire(classify=_classify_aiohttp, forbidden=ForbiddenException)
 
 
-def _retry_after_of(resp: RESTResponse) -> str | None:
-    value = resp.response.headers.get("Retry-After")
-    return str(value) if value is not None else None
-
-
-def _discard(resp: RESTResponse) -> None:
-    resp.response.release()
+async def _perform(
+    op: core.Op, send: Callable[[], Awaitable[RESTResponse]]
+) -> tuple[Any, Exception | None]:
+    """Do what the core asks, awaiting; an error goes back to the core, not up."""
+    try:
+        if op is core.SEND:
+            return await send(), None
+        if isinstance(op, core.Sleep):
+            await op.aio(op.seconds)
+        elif isinstance(op, core.Read):
+            return await op.response.read(), None
+        elif isinstance(op, core.Release):
+            op.response.response.release()
+    except Exception as exc:
+        return None, exc
+    return None, None
 
 
 class _SharedSession:
@@ -108,23 +99,17 @@ class _SharedSession:
         return response
 
 
-class _RestConfigView:
-    client_go_retries = False
-    retries = None
-
-    def __init__(self, configuration: Any) -> None:
-        self._configuration = configuration
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._configuration, name)
-
-
 class AsyncImpersonatingREST(RESTClientObject):  # type: ignore[misc]
-    """The aio ``RESTClientObject`` with the session layer (see ``_transport``)."""
+    """The aio ``RESTClientObject`` whose requests go through the session's request core.
 
-    def __init__(self, base: Any, target: Target) -> None:
+    aiohttp's ``CIMultiDict`` sends every value of a repeated header as its own line and
+    encodes values as UTF-8, so the core's header lines go out as they are.
+    """
+
+    def __init__(self, base: Any, target: core.Target) -> None:
         # The parent __init__ would build another SSL context and a second pool.
-        self.configuration = _RestConfigView(base.configuration)
+        view = core.ConfigView(base.configuration, client_go_retries=False, retries=None)
+        self.configuration = view
         self.maxsize = base.maxsize
         self.ssl_context = base.ssl_context
         self.proxy = base.proxy
@@ -133,112 +118,42 @@ class AsyncImpersonatingREST(RESTClientObject):  # type: ignore[misc]
         self.retry_client = None
         self.pool_manager = _SharedSession(base)
         self.target = target
-        self.closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self.target.closed
 
     async def close(self) -> None:
-        self.closed = True
+        self.target.closed = True
 
-    def _headers(self, given: Mapping[str, Any] | None) -> CIMultiDict[str]:
-        target = self.target
+    def _headers(self, given: core.Headers) -> CIMultiDict[str]:
         result: CIMultiDict[str] = CIMultiDict()
-        if given:
-            for name, value in given.items():
-                if target.keep_header(name):
-                    result[name] = value
-        for name, value in target.lines_text:
+        for name, value in self.target.kept_headers(given).items():
+            result[name] = value
+        for name, value in self.target.lines_text:
             result.add(name, value)
         return result
 
     async def request(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, Any] | None = None,
-        body: Any = None,
-        post_params: Any = None,
-        _request_timeout: Any = None,
+        self, method: str, url: str, headers: core.Headers = None, **given: Any
     ) -> RESTResponse:
-        if self.closed:
-            raise ImpersonationError(
-                "this session was closed; create a new session to send more requests"
-            )
-        target = self.target
-        method = method.upper()
-        plan = target.plan(method, url)
-        info = plan.info
-        streaming = plan.streaming
-        timeout = _request_timeout
-        if not timeout:
-            timeout = aiohttp.ClientTimeout(
-                total=None if streaming else target.read_timeout,
-                sock_connect=target.connect_timeout,
-            )
-        call = target.begin(info, method, url)
-        status: int | None = None
-        error: BaseException | None = None
-        try:
-            resp = await self._send(
-                method, url, headers, body, post_params, timeout, streaming, call
-            )
-            status = resp.status
-            if status == 403:
-                await self._raise_if_denied(resp, info)
-            return resp
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if call is not None:
-                call.end(status, error)
+        """The official ``request``: ``given`` goes on as the official client passed it (a
+        default timeout added); the headers are the core's."""
+        with core.Exchange[RESTResponse](self.target, _WIRE, method, url) as exchange:
+            if not given.get("_request_timeout"):
+                given["_request_timeout"] = aiohttp.ClientTimeout(
+                    total=None if exchange.plan.streaming else self.target.read_timeout,
+                    sock_connect=self.target.connect_timeout,
+                )
+            parent: Callable[..., Awaitable[RESTResponse]] = super().request
 
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, Any] | None,
-        body: Any,
-        post_params: Any,
-        timeout: Any,
-        streaming: bool,
-        call: Call | None,
-    ) -> RESTResponse:
-        limiter = self.target.limiter
-        parent_request: Callable[..., Any] = super().request
+            def send() -> Awaitable[RESTResponse]:
+                return core.forward(parent, exchange.method, url, given, self._headers(headers))
 
-        async def send() -> RESTResponse:
-            if limiter is not None:
-                await limiter.acquire_async()
-            response: RESTResponse = await parent_request(
-                method,
-                url,
-                headers=self._headers(headers),
-                body=body,
-                post_params=post_params,
-                _request_timeout=timeout,
-            )
-            return response
-
-        if streaming:
-            return await send()
-        return await self.target.policy.call_async(
-            method,
-            send,
-            classify=_classify_aiohttp,
-            status_of=_status_of,
-            retry_after_of=_retry_after_of,
-            discard=_discard,
-            on_retry=call.retried if call is not None else None,
-        )
-
-    async def _raise_if_denied(self, resp: RESTResponse, info: RequestInfo) -> None:
-        data: bytes = await resp.read()
-        denial = denial_for_session(
-            data, identity=self.target.identity, mode=self.target.mode, info=info
-        )
-        if denial is None:
-            return
-        resp.response.release()
-        raise denial from ForbiddenException(http_resp=resp)
+            op = exchange.start()
+            while op is not None:
+                op = exchange.resume(*await _perform(op, send))
+            return exchange.response
 
 
 class _SessionApiClient(ApiClient):  # type: ignore[misc]
@@ -253,57 +168,22 @@ class _SessionApiClient(ApiClient):  # type: ignore[misc]
         self.client_side_validation = base.client_side_validation
 
 
-class AsyncSession:
+class AsyncSession(kinds.SessionBase[ApiClient]):
     """Base of the asyncio sessions; use ``async with`` or ``await session.close()``."""
 
-    mode: ClassVar[str] = ""
+    _client_type: ClassVar[type[Any]] = ApiClient
+    _client_name: ClassVar[str] = "kubernetes.aio.client.ApiClient"
+    _other_flavour: ClassVar[str] = (
+        "for the synchronous client use constrained_impersonation.NodeSession ..."
+    )
+    _session_client_type: ClassVar[type[Any]] = _SessionApiClient
 
-    _api_client: Any
-    _base: Any
-    _owns_base: bool
-    _rest: AsyncImpersonatingREST
-    identity: Identity
-    scope: Scope
-    settings: Settings
-
-    def _setup(
-        self,
-        api_client: Any,
-        identity: Identity,
-        scope: Scope,
-        settings: Settings | None,
-        telemetry: Telemetry | None,
-        retry: RetryPolicy | None,
-    ) -> None:
-        if isinstance(api_client, _SessionApiClient):
-            raise ConfigurationError(
-                "api_client is already a session's api_client; impersonation does not chain, "
-                "pass the base kubernetes.aio.client.ApiClient instead"
-            )
-        if not isinstance(api_client, ApiClient):
-            raise TypeError(
-                f"api_client must be a kubernetes.aio.client.ApiClient, got {type(api_client)!r}"
-                " (for the synchronous client use constrained_impersonation.NodeSession ...)"
-            )
-        self.settings = _settings(settings)
-        target = _target(api_client, identity, self.mode, scope, self.settings, telemetry, retry)
-        self.scope, self.identity = target.scope, identity
-        self._base = api_client
-        self._owns_base = getattr(self, "_owns_base", False)
-        self._rest = AsyncImpersonatingREST(api_client.rest_client, target)
-        self._api_client = _SessionApiClient(api_client, self._rest)
-
-    @property
-    def api_client(self) -> ApiClient:
-        return self._api_client
-
-    @property
-    def closed(self) -> bool:
-        return self._rest.closed
+    def _wrap(self, api_client: ApiClient, target: core.Target) -> ApiClient:
+        return _SessionApiClient(api_client, AsyncImpersonatingREST(api_client.rest_client, target))
 
     async def close(self) -> None:
         """Stop sending; closes the base client only if this session created it."""
-        await self._rest.close()
+        self._target.closed = True
         if self._owns_base:
             self._owns_base = False
             await self._base.close()
@@ -319,108 +199,36 @@ class AsyncSession:
     ) -> None:
         await self.close()
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.identity!r}, mode={self.mode!r}, scope={self.scope})"
 
-
-class _NodeTarget(AsyncSession):
-    """What both node sessions share: the target is ``system:node:<node>``, nothing else."""
-
-    node: str
-
-    def __init__(
-        self,
-        api_client: ApiClient,
-        *,
-        node: str,
-        scope: Scope,
-        settings: Settings | None = None,
-        telemetry: Telemetry | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.node = node
-        self._setup(api_client, node_identity(node), scope, settings, telemetry, retry)
-
-
-class NodeSession(_NodeTarget):
+class NodeSession(kinds.AssociatedNodeBase[ApiClient], AsyncSession):
     """asyncio :class:`constrained_impersonation.NodeSession` (``associated-node``)."""
 
-    mode: ClassVar[str] = "associated-node"
+    @classmethod
+    def _incluster_client(cls, settings: Settings) -> ApiClient:
+        return ApiClient(incluster_configuration(Configuration, settings, environ=os.environ))
 
     @classmethod
-    def from_downward_api(
-        cls,
-        scope: Scope,
-        *,
-        api_client: ApiClient | None = None,
-        settings: Settings | None = None,
-        telemetry: Telemetry | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> NodeSession:
-        """Node from env ``NODE_NAME``; in-cluster credentials (rotating token) unless given."""
-        settings = _settings(settings)
-        _check_scope(scope)
-        node = _downward_node(settings)
-        node_identity(node, field="NODE_NAME")
-        owns = api_client is None
-        if api_client is None:
-            configuration = incluster_configuration(Configuration, settings, environ=os.environ)
-            api_client = ApiClient(configuration)
-        session = cls(
-            api_client, node=node, scope=scope, settings=settings, telemetry=telemetry, retry=retry
-        )
-        session._owns_base = owns
-        return session
+    def _abandon(cls, base: ApiClient) -> None:
+        """Nothing to free: an aio client opens its aiohttp session on its first request."""
 
 
-class ArbitraryNodeSession(_NodeTarget):
+class ArbitraryNodeSession(kinds.ArbitraryNodeBase[ApiClient], AsyncSession):
     """asyncio :class:`constrained_impersonation.ArbitraryNodeSession`."""
 
-    mode: ClassVar[str] = "arbitrary-node"
 
-
-class ServiceAccountSession(AsyncSession):
+class ServiceAccountSession(kinds.ServiceAccountBase[ApiClient], AsyncSession):
     """asyncio :class:`constrained_impersonation.ServiceAccountSession`."""
 
-    mode: ClassVar[str] = "serviceaccount"
 
-    def __init__(
-        self,
-        api_client: ApiClient,
-        *,
-        namespace: str,
-        name: str,
-        scope: Scope,
-        settings: Settings | None = None,
-        telemetry: Telemetry | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.namespace = namespace
-        self.name = name
-        identity = service_account_identity(namespace, name)
-        self._setup(api_client, identity, scope, settings, telemetry, retry)
-
-
-class UserSession(AsyncSession):
+class UserSession(kinds.UserBase[ApiClient], AsyncSession):
     """asyncio :class:`constrained_impersonation.UserSession` (``user-info``)."""
 
-    mode: ClassVar[str] = "user-info"
 
-    def __init__(
-        self,
-        api_client: ApiClient,
-        *,
-        user: str,
-        uid: str | None = None,
-        groups: Iterable[str] = (),
-        extra: Mapping[str, Iterable[str]] | None = None,
-        scope: Scope,
-        settings: Settings | None = None,
-        telemetry: Telemetry | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        identity = user_identity(user, uid, groups, extra)
-        self._setup(api_client, identity, scope, settings, telemetry, retry)
+_CLASSES: dict[str, type[AsyncSession]] = {
+    "node": NodeSession,
+    "serviceaccount": ServiceAccountSession,
+    "user": UserSession,
+}
 
 
 async def session_from_kubeconfig(
@@ -433,33 +241,24 @@ async def session_from_kubeconfig(
     retry: RetryPolicy | None = None,
 ) -> AsyncSession:
     """asyncio :func:`constrained_impersonation.session_from_kubeconfig`."""
+    wanted = kinds.kubeconfig_identity(path, context)
+    base = await _kubeconfig_client(path, wanted)
+    try:
+        return kinds.kubeconfig_session(_CLASSES, base, wanted, scope, settings, telemetry, retry)
+    except BaseException:
+        await asyncio.shield(base.close())
+        raise
+
+
+async def _kubeconfig_client(path: str | None, wanted: KubeconfigImpersonation) -> ApiClient:
+    """The kubeconfig context's credentials (``new_client_from_config``)."""
     from kubernetes.aio.config import new_client_from_config
     from kubernetes.aio.config.config_exception import ConfigException
 
-    wanted = read_impersonation(path, context)
-    if not wanted.user:
-        raise ConfigurationError(
-            f"kubeconfig user {wanted.user_entry!r} of context {wanted.context!r} has no 'as' "
-            "field: there is nobody to impersonate"
-        )
-    kind, arguments = session_arguments(wanted.identity())
     try:
-        base = await new_client_from_config(
+        base: ApiClient = await new_client_from_config(
             config_file=path or default_kubeconfig_path(), context=wanted.context
         )
     except ConfigException as exc:
         raise ConfigurationError(f"kubeconfig context {wanted.context!r}: {exc}") from None
-    classes: dict[str, Any] = {
-        "node": NodeSession,
-        "serviceaccount": ServiceAccountSession,
-        "user": UserSession,
-    }
-    try:
-        session: AsyncSession = classes[kind](
-            base, scope=scope, settings=settings, telemetry=telemetry, retry=retry, **arguments
-        )
-    except BaseException:
-        await asyncio.shield(base.close())
-        raise
-    session._owns_base = True
-    return session
+    return base

@@ -1,4 +1,4 @@
-"""Retries and client-side flow control for session requests (tenacity underneath).
+"""Retries and client-side flow control for session requests: decisions only, no I/O.
 
 What is retried, by method (``idempotent`` = GET, HEAD, OPTIONS, PUT, DELETE):
 
@@ -31,7 +31,10 @@ Retries stop after ``attempts`` attempts, or when the next wait would end past `
 seconds after the first attempt: then the last answer (or error) is returned as is.
 Watches are not retried here: their callers (``watch.Watch``, informers) own the resume logic.
 
-The first attempt runs without tenacity, so a request that succeeds costs nothing extra.
+The decisions are pure (:meth:`RetryPolicy.retry_wait`, :meth:`TokenBucket.reserve`): the
+request core (``_core``) asks them once per attempt, and the sync and asyncio transports do the
+waiting with the ``sleep`` or ``async_sleep`` given here. So both transports retry by the same
+rules, and a request that succeeds at its first attempt costs one clock read.
 """
 
 from __future__ import annotations
@@ -46,15 +49,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, NoReturn, TypeVar
-
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    retry_if_result,
-)
+from typing import Any
 
 from .settings import Settings
 
@@ -69,8 +64,6 @@ __all__ = [
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-R = TypeVar("R")
 
 
 class ErrorKind(Enum):
@@ -148,154 +141,37 @@ class RetryPolicy:
         ceiling = min(self.backoff_max, self.backoff_base * (2.0 ** min(attempt - 1, 30)))
         return self.jitter() * ceiling
 
-    # ------------------------------------------------------------------ running
+    # ------------------------------------------------------------------ deciding
 
-    def call(
+    def retry_wait(
         self,
         method: str,
-        send: Callable[[], R],
+        attempt: int,
+        started: float,
         *,
-        classify: Callable[[BaseException], ErrorKind],
-        status_of: Callable[[R], int],
-        retry_after_of: Callable[[R], str | None],
-        discard: Callable[[R], None],
-        on_retry: Callable[[int, str], None] | None = None,
-    ) -> R:
-        """Run ``send`` until it gives a final answer; returns the last answer or raises."""
-        start = self.clock()
-        replay: Callable[[], R]
-        try:
-            first = send()
-        except Exception as exc:
-            if self.attempts <= 1 or not self.error_retryable(method, classify(exc)):
-                raise
-            replay = _raiser(exc)
+        status: int | None = None,
+        retry_after: str | None = None,
+        error: ErrorKind | None = None,
+    ) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or None: this outcome is final.
+
+        The outcome of attempt ``attempt`` (counted from 1) is an answer's ``status`` (with its
+        ``Retry-After`` value) or, for a failure, how far it got (``error``). ``started`` is
+        :attr:`clock` when the first attempt began. Pure decision: the transports do the
+        waiting, the core calls this (``_core.Exchange``) for both of them.
+        """
+        if error is not None:
+            if not self.error_retryable(method, error):
+                return None
+            wait = self.backoff(attempt)
         else:
-            if self.attempts <= 1 or not self.status_retryable(method, status_of(first)):
-                return first
-            replay = _returner(first)
-        pending = [replay]
-
-        def attempt() -> R:
-            if pending:
-                return pending.pop()()
-            return send()
-
-        retrying = Retrying(
-            sleep=self.sleep,
-            **self._tenacity_args(
-                method, start, classify, status_of, retry_after_of, discard, on_retry
-            ),
-        )
-        result: R = retrying(attempt)
-        return result
-
-    async def call_async(
-        self,
-        method: str,
-        send: Callable[[], Awaitable[R]],
-        *,
-        classify: Callable[[BaseException], ErrorKind],
-        status_of: Callable[[R], int],
-        retry_after_of: Callable[[R], str | None],
-        discard: Callable[[R], None],
-        on_retry: Callable[[int, str], None] | None = None,
-    ) -> R:
-        """:meth:`call` for coroutines (the ``kubernetes.aio`` transport)."""
-        start = self.clock()
-        replay: Callable[[], R]
-        try:
-            first = await send()
-        except Exception as exc:
-            if self.attempts <= 1 or not self.error_retryable(method, classify(exc)):
-                raise
-            replay = _raiser(exc)
-        else:
-            if self.attempts <= 1 or not self.status_retryable(method, status_of(first)):
-                return first
-            replay = _returner(first)
-        pending = [replay]
-
-        async def attempt() -> R:
-            if pending:
-                return pending.pop()()
-            return await send()
-
-        retrying = AsyncRetrying(
-            sleep=self.async_sleep,
-            **self._tenacity_args(
-                method, start, classify, status_of, retry_after_of, discard, on_retry
-            ),
-        )
-        result: R = await retrying(attempt)
-        return result
-
-    def _tenacity_args(
-        self,
-        method: str,
-        start: float,
-        classify: Callable[[BaseException], ErrorKind],
-        status_of: Callable[[Any], int],
-        retry_after_of: Callable[[Any], str | None],
-        discard: Callable[[Any], None],
-        on_retry: Callable[[int, str], None] | None,
-    ) -> dict[str, Any]:
-        def wait(state: RetryCallState) -> float:
-            outcome = state.outcome
-            if outcome is not None and not outcome.failed:
-                after = parse_retry_after(retry_after_of(outcome.result()))
-                if after is not None:
-                    return after
-            return self.backoff(state.attempt_number)
-
-        def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= self.attempts:
-                return True
-            return self.clock() - start + state.upcoming_sleep > self.deadline
-
-        def before_sleep(state: RetryCallState) -> None:
-            outcome = state.outcome
-            if outcome is None:
-                return
-            if outcome.failed:
-                exc = outcome.exception()
-                reason = type(exc).__name__
-            else:
-                response = outcome.result()
-                reason = str(status_of(response))
-                discard(response)
-            if on_retry is not None:
-                on_retry(state.attempt_number, reason)
-
-        def last_outcome(state: RetryCallState) -> Any:
-            assert state.outcome is not None
-            return state.outcome.result()
-
-        return {
-            "retry": (
-                retry_if_exception(lambda exc: self.error_retryable(method, classify(exc)))
-                | retry_if_result(lambda resp: self.status_retryable(method, status_of(resp)))
-            ),
-            "wait": wait,
-            "stop": stop,
-            "before_sleep": before_sleep,
-            "retry_error_callback": last_outcome,
-            "reraise": True,
-        }
-
-
-def _raiser(exc: BaseException) -> Callable[[], NoReturn]:
-    def replay() -> NoReturn:
-        raise exc
-
-    return replay
-
-
-def _returner(value: R) -> Callable[[], R]:
-    def replay() -> R:
-        return value
-
-    return replay
+            if status is None or not self.status_retryable(method, status):
+                return None
+            after = parse_retry_after(retry_after)
+            wait = after if after is not None else self.backoff(attempt)
+        if attempt >= self.attempts or self.clock() - started + wait > self.deadline:
+            return None
+        return wait
 
 
 class TokenBucket:
@@ -312,6 +188,7 @@ class TokenBucket:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if qps <= 0:
             raise ValueError(f"qps must be > 0, got {qps!r}; use no limiter for unlimited")
@@ -320,7 +197,8 @@ class TokenBucket:
         self.qps = float(qps)
         self.burst = burst
         self._clock = clock
-        self._sleep = sleep
+        self.sleep = sleep
+        self.async_sleep = async_sleep
         self._tokens = float(burst)
         self._last = clock()
         self._lock = threading.Lock()
@@ -337,9 +215,9 @@ class TokenBucket:
     def acquire(self) -> None:
         delay = self.reserve()
         if delay > 0:
-            self._sleep(delay)
+            self.sleep(delay)
 
     async def acquire_async(self) -> None:
         delay = self.reserve()
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self.async_sleep(delay)
