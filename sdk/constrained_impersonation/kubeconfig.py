@@ -259,15 +259,10 @@ def session_from_kubeconfig(
     from kubernetes.config import new_client_from_config
     from kubernetes.config.config_exception import ConfigException
 
-    from .session import session_arguments, session_for_identity
+    from ._sessions import kubeconfig_identity
+    from .session import session_for_identity
 
-    wanted = read_impersonation(path, context)
-    if not wanted.user:
-        raise ConfigurationError(
-            f"kubeconfig user {wanted.user_entry!r} of context {wanted.context!r} has no 'as' "
-            "field: there is nobody to impersonate"
-        )
-    session_arguments(wanted.identity())  # refuse a bad identity before loading credentials
+    wanted = kubeconfig_identity(path, context)  # a bad identity before loading credentials
     try:
         base = new_client_from_config(
             config_file=path or default_kubeconfig_path(), context=wanted.context
