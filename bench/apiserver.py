@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _watchers import fan_out
 from cimp_apiserver.authz import bootstrap_objects, new_authorizer
 from cimp_apiserver.impersonation import Impersonator
 from cimp_apiserver.storage import MemoryStore
@@ -238,41 +239,17 @@ def bench_serving(pods: int = 5000, watchers: int = 2000) -> list[tuple[str, str
                     )
                     rv = json.loads(body)["metadata"]["resourceVersion"]
 
-                    received: list[float] = []
-                    ready = 0
-
-                    async def watch() -> None:
-                        nonlocal ready
-                        async with http.get(
-                            f"{url}/api/v1/namespaces/bench/pods",
-                            params={
-                                "watch": "1",
-                                "resourceVersion": rv,
-                                "timeoutSeconds": "60",
-                                "fieldSelector": "metadata.name=trigger",
-                            },
-                            timeout=aiohttp.ClientTimeout(total=90),
-                        ) as resp:
-                            ready += 1
-                            await resp.content.readline()
-                            received.append(time.perf_counter())
-
-                    tasks = [asyncio.create_task(watch()) for _ in range(watchers)]
-                    while ready < watchers:
-                        await asyncio.sleep(0.05)
-                    await asyncio.sleep(0.5)
-                    rss_watching = _rss_mb(proc.pid)
-                    sent = time.perf_counter()
-                    async with http.post(
-                        f"{url}/api/v1/namespaces/bench/pods",
-                        json={
+                    latest, rss_watching = await fan_out(
+                        http,
+                        url,
+                        rv,
+                        watchers,
+                        {
                             **_pod(99999, "node-0"),
                             "metadata": {"name": "trigger", "namespace": "bench"},
                         },
-                    ) as resp:
-                        assert resp.status == 201, await resp.text()
-                    await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
-                    latest = max(received) - sent
+                        lambda: _rss_mb(proc.pid),
+                    )
                     rows.append(
                         (
                             f"{watchers} watches, one event each",

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from _watchers import fan_out
 from constrained_impersonation.testing import KUBE_VERSION, KubeAPIServer, KubeBinariesNotFound
 from constrained_impersonation.testing._client import ClientSide
 
@@ -560,45 +561,14 @@ async def _watch(backend: Backend, rv: str, watchers: int) -> tuple[float, float
     headers = {"Authorization": f"Bearer {api.admin_token}", "Accept": "application/json"}
     conn = aiohttp.TCPConnector(ssl=_ssl(api), limit=0)
     async with aiohttp.ClientSession(connector=conn, headers=headers) as http:
-        received: list[float] = []
-        ready = 0
-
-        async def watch() -> None:
-            nonlocal ready
-            async with http.get(
-                f"{api.url}/api/v1/namespaces/bench/pods",
-                params={
-                    "watch": "1",
-                    "resourceVersion": rv,
-                    "timeoutSeconds": "60",
-                    "fieldSelector": "metadata.name=trigger",
-                },
-                timeout=aiohttp.ClientTimeout(total=90),
-            ) as resp:
-                if resp.status != 200:
-                    raise SystemExit(f"{api.url}: watch answered {resp.status}")
-                ready += 1
-                await resp.content.readline()
-                received.append(time.perf_counter())
-
-        tasks = [asyncio.create_task(watch()) for _ in range(watchers)]
-        deadline = time.monotonic() + 60
-        while ready < watchers:
-            if time.monotonic() > deadline or any(t.done() for t in tasks):
-                for task in tasks:
-                    task.cancel()
-                raise SystemExit(f"{api.url}: only {ready} of {watchers} watches opened")
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)
-        rss = _mb(backend.pids())
-        sent = time.perf_counter()
-        async with http.post(
-            f"{api.url}/api/v1/namespaces/bench/pods", json=_pod("trigger", "bench", "node-0")
-        ) as resp:
-            if resp.status != 201:
-                raise SystemExit(f"{api.url}: trigger: {resp.status} {await resp.text()}")
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
-        return max(received) - sent, rss
+        return await fan_out(
+            http,
+            api.url,
+            rv,
+            watchers,
+            _pod("trigger", "bench", "node-0"),
+            lambda: _mb(backend.pids()),
+        )
 
 
 # ---------------------------------------------------------------------- the run
