@@ -33,7 +33,7 @@ from multidict import MultiMapping
 
 from constrained_impersonation._goquote import quote
 
-from . import openapi
+from . import openapi, resources
 from .fieldpath import FieldsError, FieldSet, Path, field, go_json, path_string
 from .resources import ResourceType
 from .status import StatusError, bad_request, invalid
@@ -62,6 +62,7 @@ __all__ = [
     "manager_from_user_agent",
     "record",
     "record_review",
+    "tracker",
     "validate_options",
 ]
 
@@ -443,22 +444,31 @@ def _cap_updaters(managed: Managed) -> None:
 # --------------------------------------------------------------------------- schemas
 
 
-_SCHEMAS: dict[tuple[str, str], tuple[Any, Schema]] = {}
+_SCHEMAS: dict[tuple[int, int, str, str], Schema] = {}
 
 
-def schema_for(rt: ResourceType) -> tuple[Schema, Ref]:
-    """The structured-merge schema of ``rt``'s kind, from the server's OpenAPI v3 document;
-    a deduced schema (every object granular, every list atomic) when it has none."""
+def _document(rt: ResourceType, registry: Any) -> Any:
+    get: Any = openapi.v3_document
     try:
-        document = openapi.v3_document(rt.group, rt.version)
+        try:
+            return get(rt.group, rt.version, registry) if registry is not None else None
+        except TypeError:  # a server whose documents do not depend on the registry
+            pass
+        return get(rt.group, rt.version)
     except (KeyError, ValueError, TypeError):  # no usable document: track by deduced types
-        document = None
-    cached = _SCHEMAS.get((rt.group, rt.version))
-    if cached is None or cached[0] is not document:
+        return None
+
+
+def schema_for(rt: ResourceType, registry: Any = None) -> tuple[Schema, Ref]:
+    """The structured-merge schema of ``rt``'s kind, from the OpenAPI v3 document the
+    server serves for it (``registry``: the application's, for its custom resources); a
+    deduced schema (every object granular, every list atomic) when it has none."""
+    key = (id(registry), getattr(registry, "revision", 0), rt.group, rt.version)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        document = _document(rt, registry)
         components = ((document or {}).get("components") or {}).get("schemas") or {}
-        cached = (document, Schema(components))
-        _SCHEMAS[(rt.group, rt.version)] = cached
-    schema = cached[1]
+        schema = _SCHEMAS[key] = Schema(components)
     ref = schema.type_for(rt.group, rt.version, rt.kind)
     if ref is None or schema.resolve(ref) is None:
         return schema, DEDUCED
@@ -555,10 +565,10 @@ def _gvk_string(api_version: str, kind: str) -> str:
 class Tracker:
     """The field manager of one endpoint (a resource, or one of its subresources)."""
 
-    def __init__(self, rt: ResourceType, subresource: str = "") -> None:
+    def __init__(self, rt: ResourceType, subresource: str = "", registry: Any = None) -> None:
         self.rt = rt
         self.subresource = subresource
-        self.schema, self.ref = schema_for(rt)
+        self.schema, self.ref = schema_for(rt, registry)
         self.reset = reset_fields(rt, subresource)
 
     # ------------------------------------------------------------------ helpers
@@ -789,6 +799,16 @@ def detach(obj: Obj) -> Any:
     return meta.pop("managedFields")
 
 
+def _registry(request: web.Request) -> Any:
+    registry = getattr(resources, "registry_of", None)
+    return registry(request.app) if registry is not None else None
+
+
+def tracker(request: web.Request, rt: ResourceType, subresource: str) -> Tracker:
+    """The field manager of a request's endpoint."""
+    return Tracker(rt, subresource, _registry(request))
+
+
 def record(
     request: web.Request,
     rt: ResourceType,
@@ -808,7 +828,7 @@ def record(
         manager = request.query.get("fieldManager") or manager_from_user_agent(
             request.headers.get("User-Agent")
         )
-        Tracker(rt, subresource).update(live, obj, sent, manager)
+        Tracker(rt, subresource, _registry(request)).update(live, obj, sent, manager)
     if live is not None:
         keep_timestamps(live, obj)
 
@@ -820,7 +840,7 @@ def record_review(request: web.Request, rt: ResourceType, body: Obj) -> list[Obj
         request.headers.get("User-Agent")
     )
     sent = detach(body)
-    Tracker(rt).update(None, body, sent, manager)
+    Tracker(rt, "", _registry(request)).update(None, body, sent, manager)
     entries = (body.get("metadata") or {}).get("managedFields")
     return entries if isinstance(entries, list) else None
 

@@ -489,7 +489,7 @@ class Writes:
         doc: Any = await off_loop(
             decode_yaml if ptype == "apply" else lambda raw: decode_json(raw, prefix=""), data
         )
-        tracker = managed_fields.Tracker(rt, target.subresource)
+        tracker = managed_fields.tracker(request, rt, target.subresource)
         if ptype == "apply":
             if not isinstance(doc, dict):
                 raise not_an_object(doc)
