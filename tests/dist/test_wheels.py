@@ -178,3 +178,12 @@ def test_the_pytest_plugin_serves_the_fixture_from_the_wheels(
                  "test_user.py"], cwd=root, check=False)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:]
     assert "1 passed" in done.stdout
+
+
+def test_the_metadata_passes_twine_check(dist: Path) -> None:
+    """What PyPI would refuse (a README that does not render, missing fields) fails here."""
+    twine = Path(sys.executable).parent / "twine"
+    if not twine.is_file():
+        pytest.skip("twine is not installed (it is in the dev lock: make venv)")
+    done = _run([twine, "check", "--strict", *sorted(dist.iterdir())], cwd=dist)
+    assert done.stdout.count("PASSED") == 4, done.stdout
