@@ -6,8 +6,8 @@ A session pairs an identity to impersonate with a declared :class:`~.scope.Scope
 impersonation headers, and anything outside the scope raises ``OutOfScopeError`` before a
 byte is sent.
 
-Each class targets one constrained-impersonation mode (SPEC section 3.3). The server picks
-the mode from the headers, so the classes refuse identities that would land in another mode
+Each class targets one constrained-impersonation mode (docs/semantics.md#which-mode). The server
+picks the mode from the headers, so the classes refuse identities that would land in another mode
 or fall back to legacy impersonation (``InvalidIdentityError``), rather than letting a
 legacy grant silently widen what the session may do.
 
