@@ -86,6 +86,9 @@ def _create(hosts: tuple[str, ...]) -> ServingCerts:
             ),
             critical=True,
         )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = _key()
@@ -106,6 +109,12 @@ def _create(hosts: tuple[str, ...]) -> ServingCerts:
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        # Key identifiers: Python 3.13's default verification (VERIFY_X509_STRICT) and
+        # Go's chain building both expect them; without them 3.13 clients refuse the server.
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return ServingCerts(

@@ -14,14 +14,7 @@ import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 
-
-@pytest.mark.xfail(
-    reason="the embedded server's certificates carry no key identifiers yet (docs/compatibility.md)",
-    raises=ssl.SSLCertVerificationError,
-    strict=False,
-)
 def test_the_serving_certificate_verifies_with_strict_x509_checks(apiserver: Any) -> None:
     context = ssl.create_default_context(cafile=apiserver.ca_file)
     context.verify_flags |= ssl.VERIFY_X509_STRICT
