@@ -13,7 +13,7 @@ KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "k8s.io/kubernetes" {pri
 APISERVER ?= embedded
 CONFORMANCE_SCENARIOS ?= 300
 
-.PHONY: all venv lock demo test lint types unit unit-kube kube conformance bench soak clean dist peer
+.PHONY: all venv lock demo test lint types unit unit-kube kube conformance bench soak clean dist peer compat compat-ci
 
 all: test
 
@@ -87,9 +87,21 @@ unit: venv
 unit-kube: venv kube
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q --apiserver=kube
 
-# Lint and types, the suite on the embedded server, the same suite on the real kube-apiserver,
+# The SDK's tests on the oldest and newest supported kubernetes client, on Python 3.11 and the
+# newest CPython on the machine, each in a fresh venv under .tools/compat (docs/compatibility.md).
+compat: | $(UV)
+	UV=$(UV) hack/compat.sh
+
+# What make test runs of that matrix: every combination but 3.11 with the locked client, which
+# the embedded pass already is.
+compat-ci: | $(UV)
+	UV=$(UV) COMPAT_PYTHONS=3.11 COMPAT_CLIENTS=oldest hack/compat.sh
+	UV=$(UV) COMPAT_PYTHONS=newest hack/compat.sh
+
+# Lint and types, the suite on the embedded server, the SDK's on the other supported clients
+# and Pythons, the same suite on the real kube-apiserver,
 # then the differential (CONFORMANCE_SCENARIOS, 300 by default; 2,000 or more by hand).
-test: lint types kube unit unit-kube conformance
+test: lint types kube unit compat-ci unit-kube conformance
 
 # Differential conformance: generated scenarios sent to both servers, every answer compared.
 conformance: venv kube
