@@ -204,7 +204,8 @@ class ImpersonatingREST(RESTClientObject):  # type: ignore[misc]
     def request(self, method: str, url: str, headers: Headers = None, **given: Any) -> RESTResponse:
         """The official ``request``: ``given`` (``body``, ``post_params``, ``_request_timeout``)
         goes on as the official client passed it; the headers are the core's."""
-        with Exchange[RESTResponse](self.target, _WIRE, method, url) as exchange:
+        exchange: Exchange[RESTResponse] = Exchange(self.target, _WIRE, method, url)
+        with exchange:
             send = self._sender(exchange, headers, given)
             try:
                 op = exchange.start()

@@ -139,7 +139,8 @@ class AsyncImpersonatingREST(RESTClientObject):  # type: ignore[misc]
     ) -> RESTResponse:
         """The official ``request``: ``given`` goes on as the official client passed it (a
         default timeout added); the headers are the core's."""
-        with core.Exchange[RESTResponse](self.target, _WIRE, method, url) as exchange:
+        exchange: core.Exchange[RESTResponse] = core.Exchange(self.target, _WIRE, method, url)
+        with exchange:
             if not given.get("_request_timeout"):
                 given["_request_timeout"] = aiohttp.ClientTimeout(
                     total=None if exchange.plan.streaming else self.target.read_timeout,
