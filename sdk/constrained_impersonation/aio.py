@@ -11,8 +11,11 @@ values as UTF-8, so the impersonation headers go out exactly as the server must 
     async with aio.UserSession(base, user="alice", groups=["dev"], scope=scope) as session:
         pods = await client.CoreV1Api(session.api_client).list_namespaced_pod("default")
 
-The shared aiohttp ``ClientSession`` of the base client is the connection pool of every
-session made from it; closing a session never closes it.
+Requests go through the same request core as the sync sessions (``_core``: path guard and
+scope, header lines, rate limit, retries, telemetry, denial mapping); this module only does
+the aiohttp I/O it asks for. ``prepare_request`` gives the same check and the header lines for
+a WebSocket opened with aiohttp itself. The shared aiohttp ``ClientSession`` of the base client
+is the connection pool of every session made from it; closing a session never closes it.
 """
 
 from __future__ import annotations
