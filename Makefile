@@ -73,8 +73,8 @@ kube:
 	@hack/build-kube.sh
 
 lint: venv
-	$(BIN)/ruff check sdk server agent tests bench
-	$(BIN)/ruff format --check sdk server agent tests bench
+	$(BIN)/ruff check sdk server agent tests bench docs/_hooks
+	$(BIN)/ruff format --check sdk server agent tests bench docs/_hooks
 
 types: venv
 	$(BIN)/mypy
@@ -98,10 +98,10 @@ compat-ci: | $(UV)
 	UV=$(UV) COMPAT_PYTHONS=3.11 COMPAT_CLIENTS=oldest hack/compat.sh
 	UV=$(UV) COMPAT_PYTHONS=newest hack/compat.sh
 
-# Lint and types, the suite on the embedded server, the SDK's on the other supported clients
+# Lint, types and the docs site, the suite on the embedded server, the SDK's on the other supported clients
 # and Pythons, the same suite on the real kube-apiserver,
 # then the differential (CONFORMANCE_SCENARIOS, 300 by default; 2,000 or more by hand).
-test: lint types kube unit compat-ci unit-kube conformance
+test: lint types docs kube unit compat-ci unit-kube conformance
 
 # Differential conformance: generated scenarios sent to both servers, every answer compared.
 conformance: venv kube
@@ -129,3 +129,5 @@ soak: venv
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache dist
+
+include docs/docs.mk
