@@ -31,6 +31,7 @@ from .status import StatusError, not_found
 from .status import page_not_found as _page_not_found
 from .storage import Record, Store, encode
 from .storage.base import too_large_resource_version
+from .strategy import strategy_of
 from .tables import partial_list, partial_object, table
 from .watch import WatchParams, default_timeout, serve_watch
 from .writes import Writes
@@ -161,6 +162,8 @@ class RestHandler:
         connector = self.ext.connectors.get(key)
         if connector is not None:
             return await connector(request, ctx, target.namespace, target.name)
+        if sub == "scale" and (strategy := strategy_of(rt)) is not None:
+            return await strategy.scale(request, ctx, rt, target.namespace, target.name)
         if sub in ("status",):
             if method in ("GET", "HEAD"):
                 return await self.do_get(request, target)
@@ -182,6 +185,8 @@ class RestHandler:
         record = self.store.get(rt.group, rt.resource, target.namespace, target.name)
         if record is None:
             raise not_found(rt.resource, target.name, rt.group)
+        if (strategy := strategy_of(rt)) is not None:
+            return strategy.present(rt, record)  # as the requested version serves it
         return record
 
     async def do_get(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -207,6 +212,8 @@ class RestHandler:
         )
         opts = parse_list_options(rt, request.query, watch=False)
         records, rv, next_page, remaining = self.select(target, opts)
+        if (strategy := strategy_of(rt)) is not None:
+            records = [strategy.present(rt, r) for r in records]
         meta: dict[str, Any] = {"resourceVersion": str(rv)}
         if next_page is not None:
             meta["continue"] = encode_continue(next_page)
@@ -307,5 +314,10 @@ class RestHandler:
 
             def encoder(record: Record) -> bytes:
                 return encode(partial_object(record.obj))
+
+        elif (strategy := strategy_of(rt)) is not None:
+
+            def encoder(record: Record) -> bytes:
+                return strategy.present(rt, record).raw
 
         return await serve_watch(request, self.store, params, encoder)

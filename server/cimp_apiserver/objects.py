@@ -22,6 +22,7 @@ from constrained_impersonation.identity import is_dns1123_label, is_dns1123_subd
 from .resources import ResourceType
 from .status import quote
 from .storage import now_rfc3339
+from .strategy import strategy_of
 
 __all__ = [
     "MIRROR_POD_ANNOTATION",
@@ -375,6 +376,9 @@ def _spec_part(obj: Obj) -> Obj:
 
 def prepare_create(rt: ResourceType, obj: Obj) -> None:
     """Reset system fields and apply defaults (in place), as kube's BeforeCreate does."""
+    if (strategy := strategy_of(rt)) is not None:
+        strategy.prepare_create(rt, obj)
+        return
     meta = _meta(obj)
     for field in _SYSTEM_META:
         meta.pop(field, None)
@@ -386,6 +390,9 @@ def prepare_create(rt: ResourceType, obj: Obj) -> None:
 
 def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
     """Carry over what a main-resource update may not change (in place)."""
+    if (strategy := strategy_of(rt)) is not None:
+        strategy.prepare_update(rt, obj, old)
+        return
     meta = _meta(obj)
     old_meta = old.get("metadata") or {}
     for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -419,6 +426,8 @@ def prepare_status_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
     Pods and nodes also take the new labels and annotations, as kube's status strategies
     keep everything but the spec (and a pod's owner references); admission sees them.
     """
+    if (strategy := strategy_of(rt)) is not None:
+        return strategy.prepare_status_update(rt, obj, old)
     out = copy.deepcopy(old)
     if "status" in obj:
         out["status"] = obj["status"]
@@ -672,6 +681,8 @@ def _binding_causes(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause]:
 
 def validate(rt: ResourceType, obj: Obj, old: Obj | None = None) -> list[Cause]:
     """Causes for a 422, empty when ``obj`` may be stored (``old``: the object it replaces)."""
+    if (strategy := strategy_of(rt)) is not None:
+        return strategy.validate(rt, obj, old)
     causes = _meta_causes(rt, obj)
     causes.extend(_kind_causes(rt, obj, old))
     return causes

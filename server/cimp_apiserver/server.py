@@ -22,6 +22,7 @@ from .authz import RBACAuthorizer, bootstrap_objects, new_authorizer
 from .certs import ServingCerts
 from .config import ServerConfig
 from .context import RequestContext
+from .crd.install import install as install_crds
 from .escalation import RBACEscalation
 from .faults import FaultInjector
 from .filters import (
@@ -247,6 +248,7 @@ class Server:
         )
         app.on_response_prepare.append(audit_response_started(self.audit))
         app.on_response_prepare.append(write_warnings)
+        install_crds(app, self.store)  # CustomResourceDefinitions and their resources
         return app
 
     async def start(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from .resources import ResourceType
 from .storage import Record
+from .strategy import strategy_of
 
 __all__ = ["human_duration", "partial_list", "partial_object", "table"]
 
@@ -314,6 +315,10 @@ _DEFAULT: list[Column] = [_NAME, _CREATED]
 
 def table(rt: ResourceType, records: Sequence[Record], rv: str, include: str = "Metadata") -> Obj:
     """A ``meta.k8s.io/v1`` Table of ``records`` (``include``: None, Metadata or Object)."""
+    strategy = strategy_of(rt)
+    custom = strategy.table(rt, records, rv, include) if strategy is not None else None
+    if custom is not None:
+        return custom
     columns = _COLUMNS.get((rt.group, rt.resource), _DEFAULT)
     rows = []
     for record in records:

@@ -53,6 +53,7 @@ from .status import (
     unsupported_media_type,
 )
 from .storage import Record, Store, encode, now_rfc3339
+from .strategy import strategy_of
 
 if TYPE_CHECKING:  # the handlers import this module
     from .handlers import Target
@@ -237,6 +238,8 @@ class Writes:
         return await decode_object_async(data, request.headers.get("Content-Type"))
 
     def _decode_resource(self, rt: ResourceType, body: Obj, mode: str) -> list[str]:
+        if (strategy := strategy_of(rt)) is not None:
+            return strategy.decode(rt, body, mode)
         self.check_type_meta(rt.kind, (rt.api_version,), body)
         warnings = self.decode_typed(rt.kind, rt.api_version, body, mode)
         if not isinstance(body.get("metadata"), dict):
@@ -335,6 +338,8 @@ class Writes:
         record = self.store.get(rt.group, rt.resource, namespace, name)
         if record is None:
             raise not_found(rt.resource, name, rt.group)
+        if (strategy := strategy_of(rt)) is not None:
+            return strategy.present(rt, record)  # as the requested version serves it
         return record
 
     # ------------------------------------------------------------------ create
@@ -528,7 +533,10 @@ class Writes:
             self.check_type_meta(rt.kind, (rt.api_version,), patched)
             if patched.get("kind") != rt.kind or patched.get("apiVersion") != rt.api_version:
                 raise bad_request("the patch may not change apiVersion or kind")
-            warnings[:] = self.decode_typed(rt.kind, rt.api_version, patched, mode)
+            if (strategy := strategy_of(rt)) is not None:
+                warnings[:] = strategy.decode(rt, patched, mode)
+            else:
+                warnings[:] = self.decode_typed(rt.kind, rt.api_version, patched, mode)
             if not isinstance(patched.get("metadata"), dict):
                 patched["metadata"] = {}
             self._same_name(patched, target.name)
@@ -620,6 +628,14 @@ class Writes:
             current.obj,
             opts.dry_run,
         )
+        strategy = strategy_of(rt)
+        marked = strategy.delete(rt, current.obj) if strategy is not None else None
+        if marked is not None:  # a finalizing deletion (CRDs): stored, not removed
+            self.lifecycle.check_preconditions(rt, current, opts.uid, opts.rv)
+            if opts.dry_run:
+                return json_response(marked)
+            stored = self.store.update(rt.group, rt.resource, marked, expect_rv=current.rv)
+            return raw_response(stored.raw)
         record, removed = graceful.delete(
             self.store,
             self.lifecycle,

@@ -227,11 +227,20 @@ def _spec(crd: Definition, spec: Internal, opts: _Options, path: str) -> list[Fi
     for i, column in enumerate(spec.columns or ()):
         errors.extend(_column(column, index(child(path, "additionalPrinterColumns"), i)))
     if spec.selectable_fields:
-        errors.extend(
-            _selectable_fields(
-                spec.selectable_fields, spec.validation, child(path, "selectableFields")
+        if not spec.has_validation:
+            errors.append(
+                invalid(
+                    child(path, "selectableFields"),
+                    "",
+                    "may only be set when validations.schema is included",
+                )
             )
-        )
+        else:
+            errors.extend(
+                _selectable_fields(
+                    spec.selectable_fields, spec.validation, child(path, "selectableFields")
+                )
+            )
     errors.extend(_conversion(crd.conversion, child(path, "conversion")))
     return errors
 

@@ -1,0 +1,305 @@
+"""apiextensions' controllers, run synchronously: naming, establishing, serving, finalizing.
+
+kube-apiserver reacts to a new CRD with controllers that accept its names (NamesAccepted),
+establish it (Established), start serving its resource and list it in discovery a few
+milliseconds later; on deletion a finalizer controller removes its custom resources and then
+the CRD. :meth:`CRDController.sync` does all of this in one pass whenever the stored CRDs
+changed. It runs before every request (so a client that creates a CRD and then lists the
+resource is served, as it is by kube within the same request cycle) and after every CRD
+change a watch reports (so watchers see the status updates without another request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ..lifecycle import BACKGROUND, Lifecycle
+from ..resources import Registry
+from ..status import StatusError
+from ..storage import Store
+from .definitions import CLEANUP_FINALIZER, CRD_GROUP, CRD_RESOURCE, set_condition
+from .model import Definition, Names
+from .served import CustomResourceType, build
+
+__all__ = ["CRDController"]
+
+log = logging.getLogger("constrained_impersonation.apiserver.crd")
+Obj = dict[str, Any]
+
+
+@dataclass
+class _Serving:
+    rv: int
+    types: list[CustomResourceType]
+
+
+def _names_equal(a: Names, b: Names) -> bool:
+    return a.to_json() == b.to_json()
+
+
+class CRDController:
+    """Keeps CRD status, the served custom resources and CRD deletions in step with the
+    stored CRDs (see the module docstring)."""
+
+    def __init__(self, store: Store, registry: Registry) -> None:
+        self.store = store
+        self.registry = registry
+        self.lifecycle = Lifecycle(store, registry)
+        self._seen = -1
+        self._serving: dict[str, _Serving] = {}
+        self._finalizing: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ entry points
+
+    def sync(self) -> None:
+        """Bring everything up to date with the stored CRDs (cheap when nothing changed)."""
+        revision = self.store.revision(CRD_GROUP, CRD_RESOURCE)
+        if revision == self._seen and not self._finalizing:
+            return
+        for _ in range(8):  # our own status writes move the revision: settle
+            self._pass()
+            latest = self.store.revision(CRD_GROUP, CRD_RESOURCE)
+            if latest == revision:
+                break
+            revision = latest
+        self._seen = self.store.revision(CRD_GROUP, CRD_RESOURCE)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Sync before serving a request."""
+        try:
+            self.sync()
+        except Exception:
+            log.exception("CRD controllers failed")
+        return await handler(request)
+
+    async def start(self, _app: web.Application) -> None:
+        self.sync()
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop(self, _app: web.Application) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def _watch(self) -> None:
+        while True:
+            watcher = self.store.watch(CRD_GROUP, CRD_RESOURCE, since=self.store.revision())
+            try:
+                while await watcher.next() is not None:
+                    try:
+                        self.sync()
+                    except Exception:
+                        log.exception("CRD controllers failed")
+            finally:
+                watcher.close()
+            await asyncio.sleep(0)
+
+    # ------------------------------------------------------------------ one pass
+
+    def _pass(self) -> None:
+        records = {r.name: r for r in self.store.list(CRD_GROUP, CRD_RESOURCE)[0]}
+        for name in sorted(records):
+            record = records[name]
+            crd = Definition.parse(record.obj)
+            if crd.deleting and CLEANUP_FINALIZER in (
+                record.obj.get("metadata", {}).get("finalizers") or ()
+            ):
+                self._finalize(crd, record.rv)
+                continue
+            self._finalizing.discard(name)
+            if not _names_equal(crd.names, crd.accepted) or not crd.condition("NamesAccepted"):
+                self._accept(crd, record.rv, records)
+        records = {r.name: r for r in self.store.list(CRD_GROUP, CRD_RESOURCE)[0]}
+        self._serve(records)
+
+    def _write_status(self, obj: Obj, rv: int) -> bool:
+        try:
+            self.store.update(CRD_GROUP, CRD_RESOURCE, obj, expect_rv=rv)
+        except StatusError:
+            return False  # changed or removed meanwhile: the next pass sees it
+        return True
+
+    # ------------------------------------------------------------------ naming and establishing
+
+    def _accept(self, crd: Definition, rv: int, records: dict[str, Any]) -> None:
+        """The naming controller (names and NamesAccepted) and the establishing controller
+        (Established), as one status write."""
+        resources: set[str] = set()
+        kinds: set[str] = set()
+        for other in records.values():
+            other_crd = Definition.parse(other.obj)
+            if other_crd.group != crd.group:
+                continue
+            accepted = other_crd.accepted
+            resources.update([accepted.plural, accepted.singular, *accepted.short_names])
+            kinds.update([accepted.kind, accepted.list_kind])
+        requested, accepted = crd.names, crd.accepted
+        result = copy.deepcopy(accepted)
+        condition = {"type": "NamesAccepted", "status": "Unknown"}
+
+        def conflict(reason: str, name: str) -> None:
+            condition.update(status="False", reason=reason, message=f'"{name}" is already in use')
+
+        def fresh(name: str, current: str, used: set[str]) -> bool:
+            return name == current or name not in used
+
+        if fresh(requested.plural, accepted.plural, resources):
+            result.plural = requested.plural
+        else:
+            conflict("PluralConflict", requested.plural)
+        if fresh(requested.singular, accepted.singular, resources):
+            result.singular = requested.singular
+        else:
+            conflict("SingularConflict", requested.singular)
+        if requested.short_names != accepted.short_names:
+            bad = [
+                n for n in requested.short_names if n not in accepted.short_names and n in resources
+            ]
+            if bad:
+                messages = [f'"{n}" is already in use' for n in bad]
+                condition.update(
+                    status="False",
+                    reason="ShortNamesConflict",
+                    message=messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]",
+                )
+            else:
+                result.short_names = list(requested.short_names)
+        if fresh(requested.kind, accepted.kind, kinds):
+            result.kind = requested.kind
+        else:
+            conflict("KindConflict", requested.kind)
+        if fresh(requested.list_kind, accepted.list_kind, kinds):
+            result.list_kind = requested.list_kind
+        else:
+            conflict("ListKindConflict", requested.list_kind)
+        result.categories = list(requested.categories)
+        if condition["status"] == "Unknown":
+            condition.update(status="True", reason="NoConflicts", message="no conflicts found")
+        obj = copy.deepcopy(crd.raw)
+        status = obj.setdefault("status", {})
+        status["acceptedNames"] = result.to_json()
+        set_condition(obj, condition)
+        established = crd.condition("Established")
+        if established is None or established.get("status") != "True":
+            if condition["status"] == "True":
+                established = {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                }
+            else:
+                established = {
+                    "type": "Established",
+                    "status": "False",
+                    "reason": "NotAccepted",
+                    "message": "not all names are accepted",
+                }
+            set_condition(obj, established)
+        if obj.get("status") != crd.raw.get("status"):
+            self._write_status(obj, rv)
+
+    # ------------------------------------------------------------------ serving
+
+    def _serve(self, records: dict[str, Any]) -> None:
+        wanted: dict[str, _Serving] = {}
+        for name, record in records.items():
+            crd = Definition.parse(record.obj)
+            if not crd.condition_true("Established") or not crd.accepted.plural:
+                continue
+            current = self._serving.get(name)
+            if current is not None and current.rv == record.rv:
+                wanted[name] = current
+                continue
+            _, types = build(crd, record.rv)
+            wanted[name] = _Serving(record.rv, types)
+        if wanted.keys() == self._serving.keys() and all(
+            wanted[n] is self._serving[n] for n in wanted
+        ):
+            return
+        for serving in self._serving.values():
+            for rt in serving.types:
+                self.registry.remove(rt.group, rt.version, rt.resource)
+        every = [rt for serving in wanted.values() for rt in serving.types]
+        for rt in sorted(every, key=lambda t: (t.group, t.version, t.resource)):
+            self.registry.add(rt)
+        self._serving = wanted
+
+    # ------------------------------------------------------------------ finalizing
+
+    def _finalize(self, crd: Definition, rv: int) -> None:
+        """The CRD finalizer: delete every custom resource, then let the CRD go."""
+        name = crd.name
+        obj = copy.deepcopy(crd.raw)
+        terminating = crd.condition("Terminating") or {}
+        if terminating.get("reason") != "InstanceDeletionInProgress":
+            set_condition(
+                obj,
+                {
+                    "type": "Terminating",
+                    "status": "True",
+                    "reason": "InstanceDeletionInProgress",
+                    "message": "CustomResource deletion is in progress",
+                },
+            )
+            if not self._write_status(obj, rv):
+                return
+            record = self.store.get(CRD_GROUP, CRD_RESOURCE, "", name)
+            if record is None:
+                return
+            obj, rv = copy.deepcopy(record.obj), record.rv
+        if crd.condition_true("Established"):
+            if self._instances_remain(crd):
+                self._finalizing.add(name)
+                return
+            final = {
+                "type": "Terminating",
+                "status": "False",
+                "reason": "InstanceDeletionCompleted",
+                "message": "removed all instances",
+            }
+        else:
+            final = {
+                "type": "Terminating",
+                "status": "False",
+                "reason": "NeverEstablished",
+                "message": "resource was never established",
+            }
+        self._finalizing.discard(name)
+        set_condition(obj, final)
+        meta = obj.setdefault("metadata", {})
+        meta["finalizers"] = [f for f in meta.get("finalizers") or () if f != CLEANUP_FINALIZER]
+        if not meta["finalizers"]:
+            meta.pop("finalizers")
+        if not self._write_status(obj, rv):
+            return
+        if not meta.get("finalizers"):
+            with contextlib.suppress(StatusError):
+                self.store.delete(CRD_GROUP, CRD_RESOURCE, "", name)
+
+    def _instances_remain(self, crd: Definition) -> bool:
+        serving = self._serving.get(crd.name)
+        group, plural = crd.group, crd.accepted.plural or crd.names.plural
+        rt = serving.types[0] if serving and serving.types else None
+        if rt is None:
+            _, types = build(crd, 0)
+            rt = types[0] if types else None
+        records, _ = self.store.list(group, plural)
+        if rt is None:
+            return bool(records)
+        for record in records:
+            with contextlib.suppress(StatusError):
+                self.lifecycle.delete(rt, record.namespace, record.name, propagation=BACKGROUND)
+        return bool(self.store.list(group, plural)[0])

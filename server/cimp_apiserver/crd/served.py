@@ -1,0 +1,633 @@
+"""Custom resources as a CRD serves them: the resource types and their strategy.
+
+An established CRD becomes one :class:`CustomResourceType` per served version (what the REST
+layer, discovery and authorization see) sharing one :class:`CustomResourceStrategy`: decoding
+with pruning and defaults, the status/spec split of the ``status`` subresource, generation,
+validation against the version's schema (with ratcheting on updates), conversion between
+versions with the ``None`` strategy (``apiVersion`` rewritten, fields pruned to each
+version's schema), printer columns and the ``scale`` subresource.
+
+Objects are stored with the ``apiVersion`` they were written in and the fields of the storage
+version's schema (kube stores them converted to the storage version); every read converts to
+the version asked for, so no client can tell the difference.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from aiohttp import web
+
+from .. import schema as builtin_schema
+from ..bodies import PATCH_TYPES, decode_json, json_response, media_type, read_body
+from ..context import RequestContext
+from ..patch import PatchError, apply_json_patch, merge_patch
+from ..resources import ResourceType, Subresource
+from ..status import (
+    StatusError,
+    bad_request,
+    conflict,
+    forbidden_object,
+    invalid,
+    not_found,
+    unsupported_media_type,
+)
+from ..storage import Record, Store, now_rfc3339
+from ..strategy import Cause
+from .errors import FieldError, causes, duplicate, index, key
+from .errors import invalid as field_invalid
+from .goformat import go_json, go_value, normalize_numbers, quote
+from .meta import object_meta_errors, subdomain_name
+from .model import Column, Definition, Version
+from .props import Props
+from .structural import apply_defaults, coerce_embedded, prune, prune_nulls, validate_embedded
+from .tables import custom_table
+from .values import ratchet, validate_value
+
+__all__ = ["CUSTOM_VERBS", "CustomResourceStrategy", "CustomResourceType", "Served", "build"]
+
+Obj = dict[str, Any]
+
+CUSTOM_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
+TERMINATING_VERBS = ("delete", "deletecollection", "get", "list", "watch")
+_STATUS = Subresource("status", ("get", "patch", "update"))
+_SCALE = Subresource("scale", ("get", "patch", "update"), ("autoscaling", "v1", "Scale"))
+_SYSTEM_META = (
+    "uid",
+    "creationTimestamp",
+    "resourceVersion",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "managedFields",
+)
+_RESOURCE_FIELDS = frozenset(f.name for f in fields(ResourceType))
+
+
+@dataclass(frozen=True)
+class CustomResourceType(ResourceType):
+    """A served version of a custom resource: a resource type with its CRD's strategy."""
+
+    custom_list_kind: str = ""
+    strategy: CustomResourceStrategy | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def list_kind(self) -> str:
+        return self.custom_list_kind or f"{self.kind}List"
+
+
+def storage_version_hash(group: str, version: str, kind: str) -> str:
+    """kube's ``discovery.StorageVersionHash``."""
+    digest = hashlib.sha256(f"{group}/{version}/{kind}".encode()).digest()
+    return base64.b64encode(digest[:8]).decode()
+
+
+@dataclass
+class Served:
+    """What the REST layer needs of an established CRD."""
+
+    crd: Definition
+    rv: int  # the resourceVersion of the CRD these were built from
+    kind: str
+    list_kind: str
+    plural: str
+    group: str
+    namespaced: bool
+    storage_version: str
+    versions: dict[str, Version]
+    terminating: bool
+
+    def schema(self, version: str) -> Props | None:
+        v = self.versions.get(version)
+        return v.schema if v is not None else None
+
+    def columns(self, version: str) -> list[Column]:
+        v = self.versions.get(version)
+        return list(v.columns or ()) if v is not None else []
+
+
+def build(crd: Definition, rv: int) -> tuple[Served, list[CustomResourceType]]:
+    """The served form of an established CRD and its resource types (one per served
+    version, versions in kube's discovery order)."""
+    names = crd.accepted
+    served = Served(
+        crd=crd,
+        rv=rv,
+        kind=names.kind,
+        list_kind=names.list_kind,
+        plural=names.plural,
+        group=crd.group,
+        namespaced=crd.namespaced,
+        storage_version=crd.storage_version,
+        versions={v.name: v for v in crd.versions},
+        terminating=crd.deleting or crd.condition_true("Terminating"),
+    )
+    strategy = CustomResourceStrategy(served)
+    version_hash = storage_version_hash(crd.group, crd.storage_version, crd.names.kind)
+    types = []
+    for version in crd.versions:
+        if not version.served:
+            continue
+        subresources: list[str] = []
+        specs: list[Subresource] = []
+        if version.status_enabled:
+            subresources.append("status")
+            specs.append(_STATUS)
+        if version.scale is not None:
+            subresources.append("scale")
+            specs.append(_SCALE)
+        selectable = tuple(p.removeprefix(".") for p in version.selectable_fields or ())
+        options: dict[str, Any] = {
+            "singular": names.singular,
+            "short_names": tuple(names.short_names),
+            "verbs": TERMINATING_VERBS if served.terminating else CUSTOM_VERBS,
+            "subresources": tuple(subresources),
+            "categories": tuple(names.categories),
+            "extra_field_selectors": selectable,
+            "subresource_specs": tuple(specs),
+            "storage_version_hash": version_hash,
+            "custom_list_kind": names.list_kind,
+            "strategy": strategy,
+        }
+        if "field_labels" in _RESOURCE_FIELDS and not crd.namespaced:
+            options["field_labels"] = ("metadata.name", *selectable)
+        if "schema" in _RESOURCE_FIELDS and version.schema is not None:
+            options["schema"] = version.schema.raw
+        allowed = _RESOURCE_FIELDS | {"custom_list_kind", "strategy"}
+        options = {k: v for k, v in options.items() if k in allowed}
+        types.append(
+            CustomResourceType(
+                crd.group, version.name, names.plural, names.kind, crd.namespaced, **options
+            )
+        )
+    return served, types
+
+
+def _meta(obj: Obj) -> Obj:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = obj["metadata"] = {}
+    return meta
+
+
+def _non_meta(obj: Obj) -> str:
+    return go_json({k: v for k, v in obj.items() if k != "metadata"})
+
+
+class CustomResourceStrategy:
+    """The registry strategy of one CRD's custom resources (see the module docstring)."""
+
+    def __init__(self, served: Served) -> None:
+        self.served = served
+
+    # ------------------------------------------------------------------ helpers
+
+    def _version(self, rt: ResourceType) -> Version:
+        version = self.served.versions.get(rt.version)
+        if version is None:  # a version dropped from the CRD while a request ran
+            raise not_found(rt.resource, "", rt.group)
+        return version
+
+    def _bad_request(self, rt: ResourceType, message: str) -> StatusError:
+        return bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {message}'
+        )
+
+    def _coerce(self, obj: Obj, schema: Props | None, track: list[str] | None) -> None:
+        """``unstructuredSchemaCoercer``: prune, drop disallowed nulls, coerce embedded
+        resources' metadata."""
+        if self.served.crd.preserve_unknown_fields:
+            return
+        found = prune(obj, schema, root=True, track=track is not None)
+        if track is not None:
+            track.extend(found)
+        prune_nulls(obj, schema)
+        coerce_embedded(obj, schema, "", root=False, unknown=track)
+
+    # ------------------------------------------------------------------ decoding
+
+    def decode(self, rt: ResourceType, body: Obj, mode: str) -> list[str]:
+        kind = body.get("kind")
+        if not isinstance(kind, str) or not kind:
+            text = json.dumps(body)
+            raise bad_request(
+                f"the object provided is unrecognized (must be of type {rt.kind}): Object "
+                f"'Kind' is missing in '{text}' ({text[:30]} ...)"
+            )
+        api_version = body.get("apiVersion")
+        if api_version != rt.api_version:
+            shown = api_version if isinstance(api_version, str) else ""
+            raise bad_request(
+                f"the API version in the data ({shown}) does not match the expected API "
+                f"version ({rt.api_version})"
+            )
+        unknown: list[str] = []
+        meta = body.get("metadata")
+        if meta is not None:
+            if not isinstance(meta, dict):
+                raise self._bad_request(
+                    rt,
+                    f"json: cannot unmarshal {_json_kind(meta)} into Go value of type "
+                    "v1.ObjectMeta",
+                )
+            try:
+                found = builtin_schema.check("v1", "", {"metadata": meta})
+            except builtin_schema.SchemaError as err:
+                message = str(err).replace("ObjectMeta.metadata.", "ObjectMeta.")
+                raise self._bad_request(rt, message) from None
+            unknown.extend(found)
+        body.update(normalize_numbers({k: v for k, v in body.items() if k != "metadata"}))
+        if kind == rt.kind:
+            schema = self._version(rt).schema
+            self._coerce(body, schema, unknown)
+            apply_defaults(body, schema)
+        if not isinstance(body.get("metadata"), dict):
+            body["metadata"] = {}
+        if not unknown or mode == "Ignore":
+            return []
+        messages = [f"unknown field {quote(path)}" for path in unknown]
+        if mode == "Strict":
+            raise self._bad_request(rt, "strict decoding error: " + ", ".join(messages))
+        return messages
+
+    # ------------------------------------------------------------------ prepare
+
+    def prepare_create(self, rt: ResourceType, obj: Obj) -> None:
+        meta = _meta(obj)
+        if self.served.terminating:
+            raise forbidden_object(
+                rt.resource,
+                rt.group,
+                str(meta.get("name") or ""),
+                "create not allowed while custom resource definition is terminating",
+            )
+        for name in _SYSTEM_META:
+            meta.pop(name, None)
+        meta["creationTimestamp"] = now_rfc3339()
+        if self._version(rt).status_enabled:
+            obj.pop("status", None)
+        meta["generation"] = 1
+
+    def prepare_update(self, rt: ResourceType, obj: Obj, old: Obj) -> None:
+        meta, old_meta = _meta(obj), old.get("metadata") or {}
+        for name in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if name in old_meta:
+                meta[name] = old_meta[name]
+            else:
+                meta.pop(name, None)
+        meta.pop("selfLink", None)
+        meta.pop("managedFields", None)
+        if self._version(rt).status_enabled:
+            if "status" in old:
+                obj["status"] = copy.deepcopy(old["status"])
+            else:
+                obj.pop("status", None)
+        generation = int(old_meta.get("generation") or 0)
+        if _non_meta(obj) != _non_meta(old):
+            generation += 1
+        meta["generation"] = generation
+
+    def prepare_status_update(self, rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+        out = copy.deepcopy(old)
+        if "status" in obj:
+            out["status"] = obj["status"]
+        else:
+            out.pop("status", None)
+        return out
+
+    # ------------------------------------------------------------------ validation
+
+    def validate(self, rt: ResourceType, obj: Obj, old: Obj | None = None) -> list[Cause]:
+        errors = self.field_errors(rt, obj, old)
+        if errors:
+            return causes(errors)
+        self._to_storage(rt, obj)
+        return []
+
+    def field_errors(self, rt: ResourceType, obj: Obj, old: Obj | None) -> list[FieldError]:
+        version = self._version(rt)
+        errors: list[FieldError] = []
+        kind = obj.get("kind")
+        if kind != rt.kind:
+            errors.append(field_invalid("kind", kind, f"must be {rt.kind}"))
+        if obj.get("apiVersion") != rt.api_version:
+            errors.append(
+                field_invalid("apiVersion", obj.get("apiVersion"), f"must be {rt.api_version}")
+            )
+        if errors:
+            return errors
+        meta = _meta(obj)
+        if old is None:
+            errors.extend(object_meta_errors(meta, "metadata", subdomain_name, rt.namespaced))
+        else:
+            errors.extend(
+                e
+                for e in object_meta_errors(meta, "metadata", lambda _n, _p: [], rt.namespaced)
+                if not e.field.startswith("metadata.name")
+            )
+        schema = version.schema
+        if schema is not None:
+            found = validate_value(schema, obj)
+            if old is not None:
+                found = ratchet(found, obj, old)
+            errors.extend(found)
+        scale = version.scale
+        if scale is not None:
+            errors.extend(_replicas_errors(obj, scale.get("specReplicasPath")))
+            errors.extend(_replicas_errors(obj, scale.get("statusReplicasPath")))
+            selector = scale.get("labelSelectorPath")
+            if isinstance(selector, str) and selector:
+                value, error = _nested(obj, selector)
+                if error is None and value is not None and not isinstance(value, str):
+                    error = (
+                        f"{selector} accessor error: {_go_print(value)} is of the type "
+                        f"{_go_type(value)}, expected string"
+                    )
+                if error is not None:
+                    errors.append(field_invalid(selector, "", error))
+        errors.extend(validate_embedded(obj, schema, "", root=False))
+        errors.extend(_list_type_errors(schema, obj, ""))
+        return errors
+
+    def _to_storage(self, rt: ResourceType, obj: Obj) -> None:
+        """Keep only what the storage version's schema keeps (kube stores that version)."""
+        storage = self.served.storage_version
+        if storage and storage != rt.version:
+            self._coerce(obj, self.served.schema(storage), None)
+
+    # ------------------------------------------------------------------ reads
+
+    def present(self, rt: ResourceType, record: Record) -> Record:
+        stale = record.rv <= self.served.rv
+        if record.obj.get("apiVersion") == rt.api_version and not stale:
+            return record
+        obj = copy.deepcopy(record.obj)
+        if stale:
+            apply_defaults(obj, self.served.schema(self.served.storage_version))
+        if obj.get("apiVersion") != rt.api_version:
+            obj["apiVersion"] = rt.api_version
+            self._coerce(obj, self.served.schema(rt.version), None)
+        if obj == record.obj:
+            return record
+        return Record.of(obj, record.rv)
+
+    def delete(self, rt: ResourceType, obj: Obj) -> Obj | None:
+        return None
+
+    def table(
+        self, rt: ResourceType, records: Sequence[Record], rv: str, include: str
+    ) -> Obj | None:
+        return custom_table(self.served.columns(rt.version), records, rv, include)
+
+    # ------------------------------------------------------------------ scale
+
+    async def scale(
+        self, request: web.Request, ctx: RequestContext, rt: ResourceType, namespace: str, name: str
+    ) -> web.StreamResponse:
+        from ..app import REST
+
+        store: Store = request.app[REST].store
+        version = self._version(rt)
+        paths = version.scale or {}
+        method = request.method.upper()
+        record = store.get(rt.group, rt.resource, namespace, name)
+        if record is None:
+            raise not_found(rt.resource, name, rt.group)
+        current = self.present(rt, record)
+        if method in ("GET", "HEAD"):
+            return json_response(_scale_of(current.obj, paths))
+        if method not in ("PUT", "PATCH"):
+            raise StatusError(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
+        data = await read_body(request)
+        if method == "PATCH":
+            ptype = PATCH_TYPES.get(media_type(request.headers.get("Content-Type")))
+            if ptype not in ("json", "merge"):
+                raise unsupported_media_type(
+                    media_type(request.headers.get("Content-Type")),
+                    [t for t, p in PATCH_TYPES.items() if p in ("json", "merge")],
+                )
+            patch = decode_json(data, prefix="")
+            try:
+                base = _scale_of(current.obj, paths)
+                wanted = (
+                    merge_patch(base, patch) if ptype == "merge" else apply_json_patch(base, patch)
+                )
+            except PatchError as err:
+                raise StatusError(err.code, "BadRequest", err.message) from None
+        else:
+            wanted = decode_json(data, prefix="")
+        if not isinstance(wanted, dict):
+            raise bad_request("the object provided is not a Scale")
+        replicas = (wanted.get("spec") or {}).get("replicas", 0)
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise bad_request(
+                'Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal '
+                f"{_json_kind(replicas)} into Go struct field ScaleSpec.spec.replicas of type int32"
+            )
+        if replicas < 0:
+            raise invalid(
+                "Scale",
+                name,
+                "autoscaling",
+                [
+                    (
+                        "spec.replicas",
+                        "FieldValueInvalid",
+                        f"Invalid value: {replicas}: must be greater than or equal to 0",
+                    )
+                ],
+            )
+        wanted_rv = (wanted.get("metadata") or {}).get("resourceVersion")
+        if wanted_rv and str(wanted_rv) != str(record.rv):
+            raise conflict(rt.resource, name, rt.group)
+        obj = copy.deepcopy(current.obj)
+        spec_path = str(paths.get("specReplicasPath") or ".spec.replicas")
+        _set_nested(obj, spec_path, replicas)
+        self.prepare_update(rt, obj, current.obj)
+        errors = self.validate(rt, obj, current.obj)
+        if errors:
+            raise invalid(rt.kind, name, rt.group, errors)
+        stored = store.update(rt.group, rt.resource, obj, expect_rv=record.rv)
+        return json_response(_scale_of(self.present(rt, stored).obj, paths))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _go_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return "map[string]interface {}"
+
+
+def _go_print(value: Any) -> str:
+    """``fmt.Sprint`` of a decoded JSON value (``%v``)."""
+    if isinstance(value, dict):
+        inner = " ".join(f"{k}:{_go_print(v)}" for k, v in sorted(value.items()))
+        return f"map[{inner}]"
+    if isinstance(value, list):
+        return "[" + " ".join(_go_print(v) for v in value) + "]"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, str):
+        return value
+    return go_value(value)
+
+
+def _nested(obj: Obj, path: str) -> tuple[Any, str | None]:
+    """``unstructured.NestedFieldNoCopy`` along a ``.a.b`` path: (value or None, error)."""
+    fields_ = path.removeprefix(".").split(".")
+    value: Any = obj
+    for i, name in enumerate(fields_):
+        if value is None:
+            return None, None
+        if not isinstance(value, dict):
+            where = "." + ".".join(fields_[: i + 1])
+            return None, (
+                f"{where} accessor error: {_go_print(value)} is of the type {_go_type(value)}, "
+                "expected map[string]interface{}"
+            )
+        if name not in value:
+            return None, None
+        value = value[name]
+    return value, None
+
+
+def _replicas_errors(obj: Obj, path: Any) -> list[FieldError]:
+    if not isinstance(path, str) or not path:
+        return []
+    value, error = _nested(obj, path)
+    if (
+        error is None
+        and value is not None
+        and (not isinstance(value, int) or isinstance(value, bool))
+    ):
+        error = (
+            f"{path} accessor error: {_go_print(value)} is of the type {_go_type(value)}, "
+            "expected int64"
+        )
+    if error is not None:
+        return [field_invalid(path, 0, error)]
+    if value is None:
+        return []
+    if value < 0:
+        return [field_invalid(path, value, "should be a non-negative integer")]
+    if value > 2**31 - 1:
+        return [field_invalid(path, value, "should be less than or equal to 2147483647")]
+    return []
+
+
+def _set_nested(obj: Obj, path: str, value: Any) -> None:
+    node = obj
+    parts = path.removeprefix(".").split(".")
+    for name in parts[:-1]:
+        child = node.get(name)
+        if not isinstance(child, dict):
+            child = node[name] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def _scale_of(obj: Obj, paths: Obj) -> Obj:
+    """The ``autoscaling/v1`` Scale of a custom resource."""
+    meta = obj.get("metadata") or {}
+    scale_meta: Obj = {}
+    for name in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp"):
+        if meta.get(name):
+            scale_meta[name] = meta[name]
+    spec_replicas, _ = _nested(obj, str(paths.get("specReplicasPath") or ""))
+    status_replicas, _ = _nested(obj, str(paths.get("statusReplicasPath") or ""))
+    spec: Obj = {}
+    if isinstance(spec_replicas, int) and spec_replicas:
+        spec["replicas"] = spec_replicas
+    status: Obj = {"replicas": status_replicas if isinstance(status_replicas, int) else 0}
+    selector_path = paths.get("labelSelectorPath")
+    if isinstance(selector_path, str) and selector_path:
+        selector, _ = _nested(obj, selector_path)
+        if isinstance(selector, str) and selector:
+            status["selector"] = selector
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": scale_meta,
+        "spec": spec,
+        "status": status,
+    }
+
+
+def _list_type_errors(schema: Props | None, value: Any, path: str) -> list[FieldError]:
+    """``ValidateListSetsAndMaps``: duplicates in ``set`` and ``map`` lists."""
+    if schema is None:
+        return []
+    errors: list[FieldError] = []
+    if isinstance(value, dict):
+        properties = schema.properties or {}
+        for name, item in value.items():
+            if name in properties:
+                where = f"{path}.{name}" if path else name
+                errors.extend(_list_type_errors(properties[name], item, where))
+            elif schema.additional_properties is not None:
+                errors.extend(
+                    _list_type_errors(schema.additional_properties[1], item, key(path, name))
+                )
+    elif isinstance(value, list):
+        if schema.x_list_type == "set":
+            seen: set[str] = set()
+            reported: set[str] = set()
+            for i, item in enumerate(value):
+                encoded = go_json(item)
+                if encoded in seen and encoded not in reported:
+                    errors.append(duplicate(index(path, i), item))
+                    reported.add(encoded)
+                seen.add(encoded)
+        elif schema.x_list_type == "map":
+            keys = schema.x_list_map_keys or []
+            seen = set()
+            reported = set()
+            for i, item in enumerate(value):
+                if item is not None and not isinstance(item, dict):
+                    return [
+                        field_invalid(
+                            index(path, i), item, "must be an object for an array of list-type map"
+                        )
+                    ]
+                entry = {k: (item or {}).get(k) for k in keys if k in (item or {})}
+                encoded = go_json(entry)
+                if encoded in seen and encoded not in reported:
+                    errors.append(duplicate(index(path, i), entry))
+                    reported.add(encoded)
+                seen.add(encoded)
+        for i, item in enumerate(value):
+            errors.extend(_list_type_errors(schema.items, item, index(path, i)))
+    return errors
