@@ -2,7 +2,8 @@
 
 kubectl resolves every resource name, short name and category through discovery before it
 sends a request, so these documents decide whether ``kubectl get po`` works at all. Everything
-is derived from :data:`.resources.TABLE`, the same table the REST handlers serve from.
+is derived from the server's :class:`~.resources.Registry`, the same table the REST handlers
+serve from (the built-ins as the pinned kube-apiserver lists them, plus custom resources).
 
 Served (all non-resource GETs, authorized with ``nonResourceURLs`` by the filters in front):
 
@@ -117,7 +118,9 @@ def _legacy_resource(rt: ResourceType) -> dict[str, Any]:
         entry["shortNames"] = list(rt.short_names)
     if rt.categories:
         entry["categories"] = list(rt.categories)
-    if rt.stored:
+    if rt.storage_version_hash:
+        entry["storageVersionHash"] = rt.storage_version_hash
+    elif rt.stored and not rt.builtin:
         entry["storageVersionHash"] = _storage_version_hash(rt)
     return entry
 
@@ -128,11 +131,11 @@ def _legacy_subresource(rt: ResourceType, name: str) -> dict[str, Any]:
         "name": f"{rt.resource}/{name}",
         "singularName": "",
         "namespaced": rt.namespaced,
-        "kind": kind,
-        "verbs": list(verbs),
     }
     if (group, version) != (rt.group, rt.version):
         entry["group"], entry["version"] = group, version
+    entry["kind"] = kind
+    entry["verbs"] = list(verbs)
     return entry
 
 
@@ -148,32 +151,33 @@ def api_resource_list(
         if rt.verbs:
             listed.append(_legacy_resource(rt))
         listed.extend(_legacy_subresource(rt, sub) for sub in rt.subresources)
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": _group_version(group, version),
-        "resources": listed,
-    }
+    document: dict[str, Any] = {"kind": "APIResourceList"}
+    if group:  # kube's /api/v1 carries no apiVersion, every /apis/<g>/<v> does
+        document["apiVersion"] = "v1"
+    document["groupVersion"] = _group_version(group, version)
+    document["resources"] = listed
+    return document
 
 
 # --- aggregated discovery ---------------------------------------------------------------------
 
 
-def _kind_ref(group: str, version: str, kind: str) -> dict[str, str]:
+def _kind_ref(rt: ResourceType, group: str, version: str, kind: str) -> dict[str, str]:
+    """A ``responseKind``: kube leaves group and version empty when they are the resource's."""
+    if (group, version) == (rt.group, rt.version):
+        group = version = ""
     return {"group": group, "version": version, "kind": kind}
 
 
 def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "resource": rt.resource,
-        "scope": "Namespaced" if rt.namespaced else "Cluster",
-        "singularResource": rt.singular_name,
-        "verbs": list(rt.verbs),
-    }
+    entry: dict[str, Any] = {"resource": rt.resource}
     if rt.verbs:
         # A parent that only carries subresources has no kind of its own; clients skip it and
         # keep its subresources (the shape kube-aggregator gives such groups).
-        entry["responseKind"] = _kind_ref(rt.group, rt.version, rt.kind)
+        entry["responseKind"] = _kind_ref(rt, rt.group, rt.version, rt.kind)
+    entry["scope"] = "Namespaced" if rt.namespaced else "Cluster"
+    entry["singularResource"] = rt.singular_name
+    entry["verbs"] = list(rt.verbs)
     if rt.short_names:
         entry["shortNames"] = list(rt.short_names)
     if rt.categories:
@@ -181,7 +185,9 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
     subs = []
     for name in rt.subresources:
         kind, verbs = subresource_info(rt, name)
-        subs.append({"subresource": name, "responseKind": _kind_ref(*kind), "verbs": list(verbs)})
+        subs.append(
+            {"subresource": name, "responseKind": _kind_ref(rt, *kind), "verbs": list(verbs)}
+        )
     if subs:
         entry["subresources"] = subs
     return entry
@@ -189,7 +195,7 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
 
 def _aggregated_group(group: str, versions: Iterable[str], registry: Registry) -> dict[str, Any]:
     return {
-        "metadata": {"name": group, "creationTimestamp": None},
+        "metadata": {"name": group} if group else {},
         "versions": [
             {
                 "version": version,

@@ -1,6 +1,6 @@
-"""OpenAPI documents generated from the resource table and the protobuf field tables.
+"""OpenAPI documents: the pinned kube-apiserver's own, plus generated ones for custom resources.
 
-kubectl 1.33 reads OpenAPI v3 for three things: whether a kind's PATCH endpoint takes the
+kubectl reads OpenAPI v3 for three things: whether a kind's PATCH endpoint takes the
 ``fieldValidation`` query parameter (else ``apply``/``create -f`` refuse to run without
 ``--validate=false``), the component schemas it computes ``apply``'s three-way strategic merge
 patch with (``x-kubernetes-patch-merge-key``/``-strategy`` on list properties, found through
@@ -8,24 +8,27 @@ patch with (``x-kubernetes-patch-merge-key``/``-strategy`` on list properties, f
 (asked for as gnostic protobuf only) when v3 cannot answer, notably to validate ``kind: List``
 files client-side; v2 is served in that form, and as JSON to clients that accept it.
 
-Schemas are built from :mod:`.proto_schemas` (every field of every served built-in kind, so
-a manifest's field is never "not found" while kubectl diffs it); paths from
-:data:`.resources.TABLE` and the subresource table of :mod:`.discovery`.
+The built-in group versions are served as kube-apiserver v1.37.2 serves them, captured by
+``hack/gen-resources.py`` into ``data/`` (without descriptions: ``kubectl explain`` shows
+fields and types, not prose). Group versions of resources added at run time (custom
+resources, the KubeVirt stand-in) get documents generated here in the same shape: paths for
+their verbs and subresources, and the resource's schema (``ResourceType.schema``, or an open
+object) with kube's own ``ObjectMeta`` and friends. They are spliced into v2 as well.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
 
-from . import discovery, proto_schemas, resources
-from .proto_schemas import Field
-from .resources import ResourceType
+from . import data, discovery, resources
+from .resources import Registry, ResourceType, registry_of
 from .status import not_acceptable, page_not_found, status_response
 
 __all__ = [
@@ -33,7 +36,7 @@ __all__ = [
     "V3_PROTOBUF",
     "add_routes",
     "routes",
-    "schema_name",
+    "swagger_protobuf",
     "v2_document",
     "v2_protobuf",
     "v3_document",
@@ -43,44 +46,13 @@ __all__ = [
 V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 V3_PROTOBUF = "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"
 _REF = "#/components/schemas/"
-_PACKAGES = {
-    "core.v1": "io.k8s.api.core.v1",
-    "apps.v1": "io.k8s.api.apps.v1",
-    "rbac.v1": "io.k8s.api.rbac.v1",
-    "authentication.v1": "io.k8s.api.authentication.v1",
-    "authorization.v1": "io.k8s.api.authorization.v1",
-    "policy.v1": "io.k8s.api.policy.v1",
-    "meta.v1": "io.k8s.apimachinery.pkg.apis.meta.v1",
-    "resource": "io.k8s.apimachinery.pkg.api.resource",
-    "intstr": "io.k8s.apimachinery.pkg.util.intstr",
-}
-_META = _PACKAGES["meta.v1"]
-_SCALARS: dict[str, dict[str, Any]] = {
-    "string": {"type": "string"},
-    "int32": {"type": "integer", "format": "int32"},
-    "int64": {"type": "integer", "format": "int64"},
-    "bool": {"type": "boolean"},
-    "bytes": {"type": "string", "format": "byte"},
-}
-_WELL_KNOWN: dict[str, dict[str, Any]] = {
-    "meta.v1.Time": {"type": "string", "format": "date-time"},
-    "meta.v1.MicroTime": {"type": "string", "format": "date-time"},
-    "meta.v1.FieldsV1": {"type": "object"},
-    "resource.Quantity": {"oneOf": [{"type": "string"}, {"type": "number"}]},
-    "intstr.IntOrString": {
-        "format": "int-or-string",
-        "oneOf": [{"type": "integer"}, {"type": "string"}],
-    },
-}
+_META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 _STRING = {"type": "string"}
-# Kinds outside the protobuf table (custom resources): open schemas with typed metadata.
+# Built-in documents the components of generated ones are copied from (small ones first).
+_COMPONENT_SOURCES = ("apis/coordination.k8s.io/v1", "apis/autoscaling/v1", "api/v1")
 _CUSTOM_PACKAGES = {"kubevirt.io": "io.kubevirt"}
-
-
-def schema_name(message: str) -> str:
-    """The component name kube-apiserver uses (``core.v1.Pod`` -> ``io.k8s.api.core.v1.Pod``)."""
-    package, _, name = message.rpartition(".")
-    return f"{_PACKAGES[package]}.{name}"
+# kube-apiserver's documents say "1.37", not the full release.
+_INFO_VERSION = f"{discovery.KUBE_MAJOR}.{discovery.KUBE_MINOR}"
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -91,79 +63,84 @@ def _gvk(group: str, version: str, kind: str) -> dict[str, str]:
     return {"group": group, "kind": kind, "version": version}
 
 
+def _gv_path(group: str, version: str) -> str:
+    return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
 def _custom_name(rt: ResourceType, kind: str) -> str:
     prefix = _CUSTOM_PACKAGES.get(rt.group, ".".join(reversed(rt.group.split("."))))
     return f"{prefix}.{rt.version}.{kind}"
 
 
+# --- the built-in documents -------------------------------------------------------------------
+
+
+def _builtin_hashes() -> dict[str, str]:
+    """Path of each captured v3 document (``api/v1``, ``apis/apps/v1``...) to its hash."""
+    hashes: dict[str, str] = data.load("openapi/v3-index.json")
+    return hashes
+
+
+@lru_cache(maxsize=8)
+def _builtin_v3(path: str) -> bytes:
+    return data.read(f"openapi/v3/{path}.json")
+
+
+@lru_cache(maxsize=len(_COMPONENT_SOURCES))
+def _builtin_components(path: str) -> dict[str, Any]:
+    document = json.loads(_builtin_v3(path))
+    components: dict[str, Any] = document["components"]["schemas"]
+    return components
+
+
+def _builtin_component(name: str) -> dict[str, Any] | None:
+    for path in _COMPONENT_SOURCES:
+        found: dict[str, Any] | None = _builtin_components(path).get(name)
+        if found is not None:
+            return found
+    return None
+
+
+def _builtin_kind_component(group: str, version: str, kind: str) -> str | None:
+    wanted = _gvk(group, version, kind)
+    for path in _COMPONENT_SOURCES:
+        for name, schema in _builtin_components(path).items():
+            if wanted in schema.get("x-kubernetes-group-version-kind", ()):
+                return name
+    return None
+
+
+# --- generated documents (custom resources) -------------------------------------------------
+
+
 class _Schemas:
-    """Collects the component schemas one document references, following references."""
+    """Collects the component schemas of one generated document, following references."""
 
     def __init__(self) -> None:
         self.schemas: dict[str, dict[str, Any]] = {}
         self.gvks: dict[str, list[dict[str, str]]] = {}
 
-    def message(self, message: str) -> str:
-        """Add ``message`` (and what it references); return its component name."""
-        name = schema_name(message)
+    def builtin(self, name: str) -> str:
+        """Copy kube's component ``name`` and everything it references; return ``name``."""
         if name in self.schemas:
             return name
-        if message in _WELL_KNOWN:
-            self.schemas[name] = dict(_WELL_KNOWN[message])
-            return name
-        self.schemas[name] = {}  # placeholder against cycles
-        properties: dict[str, Any] = {}
-        self._properties(message, properties)
-        schema: dict[str, Any] = {"type": "object", "properties": properties}
-        if message in proto_schemas.TOP_LEVEL:
-            properties["apiVersion"] = dict(_STRING)
-            properties["kind"] = dict(_STRING)
+        schema = _builtin_component(name)
+        if schema is None:
+            raise KeyError(name)
+        schema = copy.deepcopy(schema)
+        self.gvks.pop(name, None)
+        schema.pop("x-kubernetes-group-version-kind", None)
         self.schemas[name] = schema
+        for ref in _refs(schema):
+            self.builtin(ref.removeprefix(_REF))
         return name
 
-    def _properties(self, message: str, into: dict[str, Any]) -> None:
-        for field in proto_schemas.message(message).fields:
-            if field.inline:
-                self._properties(field.type, into)
-            else:
-                into[field.name] = self._field(field)
-
-    def _item(self, typ: str) -> dict[str, Any]:
-        if typ in _SCALARS:
-            return dict(_SCALARS[typ])
-        if typ not in _WELL_KNOWN and proto_schemas.message(typ).is_list:
-            return {"type": "array", "items": dict(_STRING)}
-        return {"allOf": [_ref(self.message(typ))]}
-
-    def _field(self, field: Field) -> dict[str, Any]:
-        item = self._item(field.type)
-        if field.map:
-            schema: dict[str, Any] = {"type": "object", "additionalProperties": item}
-            if field.map_type:
-                schema["x-kubernetes-map-type"] = field.map_type
-            return schema
-        if not field.repeated:
-            return item
-        if "allOf" in item:
-            item["default"] = {}
-        schema = {"type": "array", "items": item}
-        if field.list_type:
-            schema["x-kubernetes-list-type"] = field.list_type
-        if field.list_keys:
-            schema["x-kubernetes-list-map-keys"] = list(field.list_keys)
-        if field.merge_key:
-            schema["x-kubernetes-patch-merge-key"] = field.merge_key
-        if field.strategy:
-            schema["x-kubernetes-patch-strategy"] = field.strategy
-        return schema
-
-    def kind(self, group: str, version: str, kind: str) -> str:
-        """The component of a top-level kind, tagged with its GVK (what kubectl looks up)."""
-        api_version = f"{group}/{version}" if group else version
-        message = proto_schemas.top_level_message(api_version, kind)
-        if message is None:
-            raise KeyError(f"{api_version} {kind}")
-        name = self.message(message)
+    def builtin_kind(self, group: str, version: str, kind: str) -> str:
+        """kube's component of a built-in kind (a subresource's body), or "" if unknown."""
+        name = _builtin_kind_component(group, version, kind)
+        if name is None:
+            return ""
+        self.builtin(name)
         self.tag(name, _gvk(group, version, kind))
         return name
 
@@ -173,35 +150,42 @@ class _Schemas:
             tags.append(gvk)
 
     def custom(self, rt: ResourceType) -> str:
-        """An open schema for a custom resource (its spec and status are not modelled)."""
+        """The kind's schema: ``rt.schema`` if it has one, else an open object."""
         name = _custom_name(rt, rt.kind)
         if name not in self.schemas:
             open_object = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-            self.schemas[name] = {
-                "type": "object",
-                "properties": {
-                    "apiVersion": dict(_STRING),
-                    "kind": dict(_STRING),
-                    "metadata": {"allOf": [_ref(self.message("meta.v1.ObjectMeta"))]},
-                    "spec": dict(open_object),
-                    "status": dict(open_object),
-                },
-                "x-kubernetes-preserve-unknown-fields": True,
-            }
+            given = copy.deepcopy(dict(rt.schema)) if rt.schema is not None else None
+            if given is None:
+                schema: dict[str, Any] = {
+                    "type": "object",
+                    "properties": {
+                        "apiVersion": dict(_STRING),
+                        "kind": dict(_STRING),
+                        "metadata": {"allOf": [_ref(self.meta("ObjectMeta"))]},
+                        "spec": dict(open_object),
+                        "status": dict(open_object),
+                    },
+                    "x-kubernetes-preserve-unknown-fields": True,
+                }
+            else:
+                schema = given
+                properties = schema.setdefault("properties", {})
+                properties.setdefault("apiVersion", dict(_STRING))
+                properties.setdefault("kind", dict(_STRING))
+                properties["metadata"] = {"allOf": [_ref(self.meta("ObjectMeta"))]}
+            self.schemas[name] = schema
             self.tag(name, _gvk(rt.group, rt.version, rt.kind))
         return name
 
     def list_of(self, rt: ResourceType, item: str) -> str:
-        name = item + "List"
-        if not name.startswith("io.k8s."):
-            name = _custom_name(rt, rt.list_kind)
+        name = _custom_name(rt, rt.list_kind)
         self.schemas[name] = {
             "type": "object",
             "required": ["items"],
             "properties": {
                 "apiVersion": dict(_STRING),
-                "kind": dict(_STRING),
                 "items": {"type": "array", "items": {"allOf": [_ref(item)], "default": {}}},
+                "kind": dict(_STRING),
                 "metadata": {"allOf": [_ref(self.meta("ListMeta"))], "default": {}},
             },
         }
@@ -209,61 +193,28 @@ class _Schemas:
         return name
 
     def meta(self, kind: str) -> str:
-        """Components of meta/v1 that are not request bodies (lists, Status, Patch)."""
-        name = f"{_META}.{kind}"
-        if name in self.schemas:
-            return name
-        if kind == "ListMeta":
-            schema: dict[str, Any] = {
-                "type": "object",
-                "properties": {
-                    "continue": dict(_STRING),
-                    "remainingItemCount": {"type": "integer", "format": "int64"},
-                    "resourceVersion": dict(_STRING),
-                    "selfLink": dict(_STRING),
-                },
-            }
-        elif kind == "Patch":
-            schema = {"type": "object"}
-        elif kind == "Status":
-            cause = {
-                "type": "object",
-                "properties": {"field": _STRING, "message": _STRING, "reason": _STRING},
-            }
-            details = {
-                "type": "object",
-                "properties": {
-                    "causes": {"type": "array", "items": cause},
-                    "group": dict(_STRING),
-                    "kind": dict(_STRING),
-                    "name": dict(_STRING),
-                    "retryAfterSeconds": {"type": "integer", "format": "int32"},
-                    "uid": dict(_STRING),
-                },
-            }
-            schema = {
-                "type": "object",
-                "properties": {
-                    "apiVersion": dict(_STRING),
-                    "kind": dict(_STRING),
-                    "code": {"type": "integer", "format": "int32"},
-                    "details": details,
-                    "message": dict(_STRING),
-                    "metadata": {"allOf": [_ref(self.meta("ListMeta"))], "default": {}},
-                    "reason": dict(_STRING),
-                    "status": dict(_STRING),
-                },
-            }
+        """A component of meta/v1 (ObjectMeta, ListMeta, Status, DeleteOptions, Patch...)."""
+        name = self.builtin(f"{_META}.{kind}")
+        if kind == "Status":
             self.tag(name, _gvk("", "v1", "Status"))
-        else:
-            return self.message(f"meta.v1.{kind}")
-        self.schemas[name] = schema
         return name
 
     def finish(self) -> dict[str, dict[str, Any]]:
         for name, gvks in self.gvks.items():
             self.schemas[name]["x-kubernetes-group-version-kind"] = gvks
         return dict(sorted(self.schemas.items()))
+
+
+def _refs(node: Any) -> Iterable[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
 
 
 # --- paths ------------------------------------------------------------------------------------
@@ -358,20 +309,17 @@ def _operation(
 
 
 def _resource_paths(rt: ResourceType, schemas: _Schemas) -> dict[str, dict[str, Any]]:
-    """Path items of one resource: collection, object and subresources."""
+    """Path items of one custom resource: collection, object and subresources."""
     gvk = (rt.group, rt.version, rt.kind)
     base = "/api/v1" if not rt.group else f"/apis/{rt.group}/{rt.version}"
     scope = f"{base}/namespaces/{{namespace}}" if rt.namespaced else base
     common = [_path_param("namespace")] if rt.namespaced else []
     pretty = [_query("pretty")]
     paths: dict[str, dict[str, Any]] = {}
-    custom = proto_schemas.top_level_message(rt.api_version, rt.kind) is None
     verbs = set(rt.verbs)
-    kind = ""
-    if verbs:
-        kind = schemas.custom(rt) if custom else schemas.kind(*gvk)
+    kind = schemas.custom(rt) if verbs else ""
     status = schemas.meta("Status")
-    delete_options = schemas.message("meta.v1.DeleteOptions") if verbs & {"delete"} else ""
+    delete_options = schemas.meta("DeleteOptions") if verbs & {"delete"} else ""
     if delete_options:
         schemas.tag(delete_options, _gvk(rt.group, rt.version, "DeleteOptions"))
 
@@ -418,7 +366,7 @@ def _resource_paths(rt: ResourceType, schemas: _Schemas) -> dict[str, dict[str, 
             codes=("200", "201"),
             params=_PATCH,
             body=schemas.meta("Patch"),
-            body_types=[t for t in _PATCH_TYPES if not (custom and "strategic" in t)],
+            body_types=[t for t in _PATCH_TYPES if "strategic" not in t],
         )
     if "delete" in verbs:
         item["delete"] = _operation(
@@ -436,9 +384,11 @@ def _resource_paths(rt: ResourceType, schemas: _Schemas) -> dict[str, dict[str, 
 
     for sub in rt.subresources:
         sub_gvk, sub_verbs = discovery.subresource_info(rt, sub)
-        if custom:
+        if not rt.verbs:
             continue  # subresources of other servers (KubeVirt's console) are not documented
-        body = schemas.kind(*sub_gvk)
+        body = kind if sub_gvk == gvk else schemas.builtin_kind(*sub_gvk)
+        if not body:
+            continue
         suffix = _camel(sub)
         ops: dict[str, Any] = {}
         if "get" in sub_verbs:
@@ -484,32 +434,25 @@ def _resource_paths(rt: ResourceType, schemas: _Schemas) -> dict[str, dict[str, 
 # --- documents --------------------------------------------------------------------------------
 
 
-def _gv_path(group: str, version: str) -> str:
-    return f"apis/{group}/{version}" if group else f"api/{version}"
-
-
-def _documented() -> list[tuple[str, str]]:
-    """Group versions with a v3 document: those serving at least one kind of their own."""
+def _generated_group_versions(registry: Registry) -> list[tuple[str, str]]:
+    """Group versions of added resources (not built in) with a kind of their own."""
+    builtin = _builtin_hashes()
     return [
         (g, v)
-        for g, versions in resources.groups()
+        for g, versions in registry.groups()
         for v in versions
-        if any(rt.verbs for rt in resources.in_group(g, v))
+        if _gv_path(g, v) not in builtin and any(rt.verbs for rt in registry.in_group(g, v))
     ]
 
 
-@cache
-def v3_document(group: str, version: str) -> dict[str, Any] | None:
-    """The OpenAPI v3 document of one group version, or None when it has none."""
-    if (group, version) not in _documented():
-        return None
+def _generate_v3(registry: Registry, group: str, version: str) -> dict[str, Any]:
     schemas = _Schemas()
     paths: dict[str, Any] = {}
-    for rt in resources.in_group(group, version):
+    for rt in registry.in_group(group, version):
         paths.update(_resource_paths(rt, schemas))
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": discovery.GIT_VERSION},
+        "info": {"title": "Kubernetes", "version": _INFO_VERSION},
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas.finish(),
@@ -521,24 +464,48 @@ def v3_document(group: str, version: str) -> dict[str, Any] | None:
     }
 
 
-@cache
-def _v3_encoded(group: str, version: str) -> tuple[bytes, str] | None:
-    document = v3_document(group, version)
-    if document is None:
+@lru_cache(maxsize=64)
+def _generated_v3(
+    registry: Registry, revision: int, group: str, version: str
+) -> tuple[bytes, str] | None:
+    if (group, version) not in _generated_group_versions(registry):
         return None
-    body = json.dumps(document, separators=(",", ":")).encode()
+    body = json.dumps(_generate_v3(registry, group, version), separators=(",", ":")).encode()
     return body, hashlib.sha512(body).hexdigest().upper()
 
 
-def v3_index() -> dict[str, Any]:
-    """``GET /openapi/v3``: each group version's document URL, with a content hash."""
-    paths: dict[str, Any] = {}
-    for group, version in _documented():
-        encoded = _v3_encoded(group, version)
-        assert encoded is not None
-        relative = _gv_path(group, version)
-        paths[relative] = {"serverRelativeURL": f"/openapi/v3/{relative}?hash={encoded[1]}"}
-    return {"paths": paths}
+def _v3_encoded(path: str, registry: Registry) -> tuple[bytes, str] | None:
+    """The bytes and hash of the v3 document at ``path`` (``api/v1``, ``apis/<g>/<v>``...)."""
+    digest = _builtin_hashes().get(path)
+    if digest is not None:
+        return _builtin_v3(path), digest
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == "apis" and parts[1]:
+        return _generated_v3(registry, registry.revision, parts[1], parts[2])
+    return None
+
+
+def v3_document(
+    group: str, version: str, registry: Registry = resources.DEFAULT
+) -> dict[str, Any] | None:
+    """The OpenAPI v3 document of one group version, or None when it has none."""
+    encoded = _v3_encoded(_gv_path(group, version), registry)
+    return None if encoded is None else json.loads(encoded[0])  # type: ignore[no-any-return]
+
+
+def v3_index(registry: Registry = resources.DEFAULT) -> dict[str, Any]:
+    """``GET /openapi/v3``: each document's URL, with a content hash."""
+    entries = dict(_builtin_hashes())
+    for group, version in _generated_group_versions(registry):
+        encoded = _generated_v3(registry, registry.revision, group, version)
+        if encoded is not None:
+            entries[_gv_path(group, version)] = encoded[1]
+    return {
+        "paths": {
+            path: {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
+            for path, digest in sorted(entries.items())
+        }
+    }
 
 
 def _to_v2(node: Any) -> Any:
@@ -575,7 +542,7 @@ def _v2_operation(op: dict[str, Any]) -> dict[str, Any]:
     out["responses"] = {
         code: (
             {"description": "OK", "schema": next(iter(r["content"].values()))["schema"]}
-            if r
+            if r.get("content")
             else {"description": "Unauthorized"}
         )
         for code, r in op["responses"].items()
@@ -584,15 +551,16 @@ def _v2_operation(op: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@cache
-def v2_document() -> dict[str, Any]:
-    """``GET /openapi/v2`` as swagger 2.0 JSON: every group version's paths and definitions."""
+def _generated_v2(registry: Registry) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Swagger paths and definitions of the generated group versions."""
     paths: dict[str, Any] = {}
     definitions: dict[str, Any] = {}
-    for group, version in _documented():
-        document = v3_document(group, version)
-        assert document is not None
-        definitions.update(document["components"]["schemas"])
+    builtin_names = set(_builtin_v2_definition_names())
+    for group, version in _generated_group_versions(registry):
+        document = _generate_v3(registry, group, version)
+        for name, schema in document["components"]["schemas"].items():
+            if name not in builtin_names:
+                definitions[name] = _to_v2(schema)
         for path, item in document["paths"].items():
             paths[path] = {
                 method: (
@@ -602,29 +570,53 @@ def v2_document() -> dict[str, Any]:
                         for p in value
                     ]
                     if method == "parameters"
-                    else _v2_operation(value)
+                    else _to_v2(_v2_operation(value))
                 )
                 for method, value in item.items()
             }
-    swagger: dict[str, Any] = _to_v2(
-        {
-            "swagger": "2.0",
-            "info": {"title": "Kubernetes", "version": discovery.GIT_VERSION},
-            "paths": dict(sorted(paths.items())),
-            "definitions": dict(sorted(definitions.items())),
-            "securityDefinitions": {
-                "BearerToken": {"type": "apiKey", "name": "authorization", "in": "header"}
-            },
-            "security": [{"BearerToken": []}],
-        }
-    )
-    return swagger
+    return paths, definitions
 
 
-@cache
-def _v2_encoded() -> tuple[bytes, str]:
-    body = json.dumps(v2_document(), separators=(",", ":")).encode()
-    return body, '"' + hashlib.sha512(body).hexdigest().upper() + '"'
+@lru_cache(maxsize=1)
+def _builtin_v2_definition_names() -> frozenset[str]:
+    # The names only: every ``"io.k8s...":`` key right under "definitions".
+    document = json.loads(data.read("openapi/v2.json"))
+    return frozenset(document["definitions"])
+
+
+def _splice(body: bytes, key: bytes, entries: dict[str, Any]) -> bytes:
+    """Insert ``entries`` at the start of the top-level object ``key`` of a compact JSON."""
+    if not entries:
+        return body
+    marker = b'"' + key + b'":{'
+    at = body.index(marker) + len(marker)
+    inserted = json.dumps(entries, separators=(",", ":"), ensure_ascii=False).encode()[1:-1]
+    return body[:at] + inserted + b"," + body[at:]
+
+
+@lru_cache(maxsize=4)
+def _v2_encoded(registry: Registry, revision: int) -> tuple[bytes, str, bytes]:
+    """``/openapi/v2`` as JSON, its ETag, and as protobuf (built-ins plus generated)."""
+    body = data.read("openapi/v2.json")
+    paths, definitions = _generated_v2(registry)
+    body = _splice(_splice(body, b"paths", paths), b"definitions", definitions)
+    protobuf = data.read("openapi/v2.pb")
+    if definitions:
+        named = bytearray()
+        for name, schema in definitions.items():
+            _pb_bytes(named, 1, _pb_named(name, _pb_schema(schema)))
+        protobuf = _pb_with_definitions(protobuf, bytes(named))
+    return body, '"' + hashlib.sha512(body).hexdigest().upper() + '"', protobuf
+
+
+def v2_document(registry: Registry = resources.DEFAULT) -> dict[str, Any]:
+    """``GET /openapi/v2`` as swagger 2.0: every group version's paths and definitions."""
+    return json.loads(_v2_encoded(registry, registry.revision)[0])  # type: ignore[no-any-return]
+
+
+def v2_protobuf(registry: Registry = resources.DEFAULT) -> bytes:
+    """``GET /openapi/v2`` in the protobuf form kubectl asks for (definitions only)."""
+    return _v2_encoded(registry, registry.revision)[2]
 
 
 # --- swagger 2.0 as protobuf ------------------------------------------------------------------
@@ -711,15 +703,41 @@ def _pb_schema(schema: dict[str, Any]) -> bytes:
     return bytes(out)
 
 
-@cache
-def v2_protobuf() -> bytes:
-    """``GET /openapi/v2`` in the protobuf form kubectl asks for (definitions only)."""
-    swagger = v2_document()
+def _pb_read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _pb_with_definitions(document: bytes, extra: bytes) -> bytes:
+    """``document`` (all fields length-delimited) with NamedSchema entries ``extra`` added to
+    its one ``definitions`` field (9)."""
+    out, definitions, pos = bytearray(), bytearray(), 0
+    while pos < len(document):
+        tag, start = _pb_read_varint(document, pos)
+        size, start = _pb_read_varint(document, start)
+        stop = start + size
+        if tag >> 3 == 9:
+            definitions += document[start:stop]
+        else:
+            out += document[pos:stop]
+        pos = stop
+    _pb_bytes(out, 9, bytes(definitions) + extra)
+    return bytes(out)
+
+
+def swagger_protobuf(swagger: dict[str, Any]) -> bytes:
+    """A swagger 2.0 document in gnostic's protobuf form (definitions only, as kubectl reads)."""
     out = bytearray()
     _pb_bytes(out, 1, b"2.0")
     info = bytearray()
-    _pb_bytes(info, 1, b"Kubernetes")
-    _pb_bytes(info, 2, discovery.GIT_VERSION.encode())
+    _pb_bytes(info, 1, str(swagger["info"]["title"]).encode())
+    _pb_bytes(info, 2, str(swagger["info"]["version"]).encode())
     _pb_bytes(out, 2, bytes(info))
     _pb_bytes(out, 8, b"")
     definitions = bytearray()
@@ -770,7 +788,8 @@ async def handle_v2(request: web.Request) -> web.StreamResponse:
     choice = _preferred(request.headers.get("Accept"), V2_PROTOBUF)
     if choice is None:
         return status_response(not_acceptable(["application/json", V2_PROTOBUF]))
-    body, etag = _v2_encoded()
+    registry = registry_of(request.app)
+    body, etag, protobuf = _v2_encoded(registry, registry.revision)
     if choice == "json":
         return _json(body, etag, request, "no-cache, private")
     # Go's mime parser refuses the "@" of the requested name; kube answers with this one.
@@ -778,27 +797,22 @@ async def handle_v2(request: web.Request) -> web.StreamResponse:
     headers = {"Content-Type": content_type, "ETag": etag, "Vary": "Accept"}
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)
-    return web.Response(body=v2_protobuf(), headers=headers)
+    return web.Response(body=protobuf, headers=headers)
 
 
 async def handle_v3_index(request: web.Request) -> web.StreamResponse:
     """``GET /openapi/v3``."""
     if not _json_acceptable(request.headers.get("Accept")):
         return status_response(not_acceptable(["application/json"]))
-    body = json.dumps(v3_index(), separators=(",", ":")).encode()
+    body = json.dumps(v3_index(registry_of(request.app)), separators=(",", ":")).encode()
     etag = '"' + hashlib.sha256(body).hexdigest() + '"'
     return _json(body, etag, request, "no-cache, private")
 
 
 async def handle_v3_document(request: web.Request) -> web.StreamResponse:
     """``GET /openapi/v3/api/v1``, ``/openapi/v3/apis/<group>/<version>``."""
-    parts = request.match_info["path"].strip("/").split("/")
-    if parts[:1] == ["api"] and len(parts) == 2:
-        encoded = _v3_encoded("", parts[1])
-    elif parts[:1] == ["apis"] and len(parts) == 3 and parts[1]:
-        encoded = _v3_encoded(parts[1], parts[2])
-    else:
-        encoded = None
+    path = request.match_info["path"].strip("/")
+    encoded = _v3_encoded(path, registry_of(request.app))
     if encoded is None:
         return _not_found()
     if not _json_acceptable(request.headers.get("Accept")):

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import struct
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,13 +42,14 @@ __all__ = [
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
-# The deepest nesting the served types allow is 12 messages (a DaemonSet's pod template down to
-# a label selector requirement); the schemas are not recursive, this is a second guard.
+# The deepest nesting of the built-in types is well under this (a pod template's affinity term
+# down to a label selector requirement); only CustomResourceDefinition schemas recurse, and
+# this bounds them.
 MAX_DEPTH = 40
 
 _VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5  # wire types (3 and 4, groups, are refused)
 _VARINT_TYPES = frozenset({"int32", "int64", "bool"})
-_OMITTABLE = _VARINT_TYPES | {"string", "bytes"}
+_OMITTABLE = _VARINT_TYPES | {"string", "bytes", proto_schemas.DOUBLE}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_SECONDS = -62135596800  # 0001-01-01T00:00:00Z
 _MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
@@ -163,27 +166,88 @@ def _format_time(seconds: int, nanos: int, micro: bool) -> str:
     return f"{text}.{nanos // 1000:06d}Z" if micro else f"{text}Z"
 
 
-def _well_known(typ: str, buf: bytes, pos: int, end: int) -> Any:
-    """The JSON form of a message that has one of its own (time, quantity, int-or-string)."""
+def _go_duration(nanoseconds: int) -> str:
+    """Go's ``time.Duration.String`` (``1h0m0s``, ``1.5s``, ``300ms``), as metav1.Duration
+    writes itself in JSON."""
+    if nanoseconds == 0:
+        return "0s"
+    sign, n = ("-", -nanoseconds) if nanoseconds < 0 else ("", nanoseconds)
+    if n < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if n >= size:
+                whole, frac = divmod(n, size)
+                digits = f"{frac:0{len(str(size)) - 1}d}".rstrip("0") if size > 1 else ""
+                return f"{sign}{whole}{'.' + digits if digits else ''}{unit}"
+    seconds, frac = divmod(n, 1_000_000_000)
+    fraction = f"{frac:09d}".rstrip("0")
+    text = f"{seconds % 60}{'.' + fraction if fraction else ''}s"
+    minutes = seconds // 60
+    if minutes:
+        text = f"{minutes % 60}m{text}"
+        if minutes >= 60:
+            text = f"{minutes // 60}h{text}"
+    return sign + text
+
+
+def _json_bytes(raw: bytes, what: str) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except (ValueError, RecursionError) as exc:  # deeply nested JSON exhausts the stack
+        raise _DecodeError(f"{what} is not JSON: {exc}") from None
+
+
+def _well_known(typ: str, buf: bytes, pos: int, end: int, depth: int) -> Any:
+    """The JSON form of a message that has one of its own (time, quantity, int-or-string...)."""
     seen = _last(buf, pos, end)
-    if typ in ("meta.v1.Time", "meta.v1.MicroTime"):
+    if typ in (proto_schemas.TIME, proto_schemas.MICRO_TIME):
         seconds = _signed(_int_of(buf, seen, 1), 64)
         nanos = _signed(_int_of(buf, seen, 2), 32)
         if seconds == 0 and nanos == 0:
             return None  # Go writes the zero time as an empty message; JSON has null
-        return _format_time(seconds, nanos, typ == "meta.v1.MicroTime")
-    if typ == "resource.Quantity":
+        return _format_time(seconds, nanos, typ == proto_schemas.MICRO_TIME)
+    if typ == proto_schemas.QUANTITY:
         return _text(_bytes_of(buf, seen, 1)) or "0"
-    if typ == "intstr.IntOrString":
+    if typ == proto_schemas.INT_OR_STRING:
         if _int_of(buf, seen, 1) == 1:
             return _text(_bytes_of(buf, seen, 3))
         return _signed(_int_of(buf, seen, 2), 32)
+    if typ == proto_schemas.DURATION:
+        return _go_duration(_signed(_int_of(buf, seen, 1), 64))
+    if typ in (proto_schemas.RAW_EXTENSION, proto_schemas.JSON):
+        return _json_bytes(_bytes_of(buf, seen, 1), "raw")
+    if typ in (
+        proto_schemas.PROPS_OR_ARRAY,
+        proto_schemas.PROPS_OR_BOOL,
+        proto_schemas.PROPS_OR_STRINGS,
+    ):
+        return _schema_or(typ, buf, pos, end, depth)
     # meta.v1.FieldsV1: the managed-fields set, JSON in a bytes field.
     raw = _bytes_of(buf, seen, 1)
-    try:
-        return json.loads(raw) if raw else {}
-    except (ValueError, RecursionError) as exc:  # deeply nested JSON exhausts the stack
-        raise _DecodeError(f"fieldsV1 is not JSON: {exc}") from None
+    decoded = _json_bytes(raw, "fieldsV1")
+    return {} if decoded is None else decoded
+
+
+def _schema_or(typ: str, buf: bytes, pos: int, end: int, depth: int) -> Any:
+    """apiextensions' JSONSchemaPropsOr{Array,Bool,StringArray}: a schema, or the other."""
+    props = proto_schemas.message(proto_schemas.PROPS_OR_ARRAY).fields[0].type
+    schema: Any = None
+    others: list[Any] = []
+    allows: bool | None = None
+    schema_number = 2 if typ == proto_schemas.PROPS_OR_BOOL else 1
+    for number, wire, start, stop in _fields(buf, pos, end):
+        if number == schema_number and wire == _LEN:
+            schema = _message(proto_schemas.message(props), buf, start, stop, depth + 1)
+        elif typ == proto_schemas.PROPS_OR_ARRAY and number == 2 and wire == _LEN:
+            others.append(_message(proto_schemas.message(props), buf, start, stop, depth + 1))
+        elif typ == proto_schemas.PROPS_OR_STRINGS and number == 2 and wire == _LEN:
+            others.append(_text(buf[start:stop]))
+        elif typ == proto_schemas.PROPS_OR_BOOL and number == 1 and wire == _VARINT:
+            allows = _varint(buf, start, stop)[0] != 0
+    if others:
+        return others
+    if schema is not None:
+        return schema
+    return allows if typ == proto_schemas.PROPS_OR_BOOL else None
 
 
 def _value(field: Field, buf: bytes, wire: int, start: int, stop: int, depth: int) -> Any:
@@ -193,6 +257,13 @@ def _value(field: Field, buf: bytes, wire: int, start: int, stop: int, depth: in
         if wire != _VARINT:
             raise _DecodeError(f"{field.name}: wire type {wire}, want varint")
         return _scalar(typ, _varint(buf, start, stop)[0])
+    if typ == proto_schemas.DOUBLE:
+        if wire != _FIXED64:
+            raise _DecodeError(f"{field.name}: wire type {wire}, want fixed64")
+        value = struct.unpack("<d", buf[start:stop])[0]
+        if not math.isfinite(value):
+            raise _DecodeError(f"{field.name}: {value} is not a JSON number")
+        return int(value) if value.is_integer() else value
     if wire != _LEN:
         raise _DecodeError(f"{field.name}: wire type {wire}, want length-delimited")
     if typ == "string":
@@ -200,7 +271,7 @@ def _value(field: Field, buf: bytes, wire: int, start: int, stop: int, depth: in
     if typ == "bytes":
         return base64.b64encode(buf[start:stop]).decode("ascii")
     if typ in proto_schemas.WELL_KNOWN:
-        return _well_known(typ, buf, start, stop)
+        return _well_known(typ, buf, start, stop, depth + 1)
     return _message(proto_schemas.message(typ), buf, start, stop, depth + 1)
 
 
@@ -208,8 +279,10 @@ def _zero(typ: str) -> Any:
     """The JSON value of a map entry whose value the wire left out."""
     if typ in ("string", "bytes"):
         return ""
-    if typ == "resource.Quantity":
+    if typ == proto_schemas.QUANTITY:
         return "0"
+    if typ == proto_schemas.DOUBLE:
+        return 0
     if typ in _VARINT_TYPES:
         return typ != "bool" and 0
     if typ in proto_schemas.WELL_KNOWN:
@@ -256,9 +329,12 @@ def _message(msg: Message, buf: bytes, pos: int, end: int, depth: int) -> Any:
             value = _value(field, buf, wire, start, stop, depth)
             if field.inline:
                 inline.append(value)
-            elif value is None or (not field.pointer and field.type in _OMITTABLE and not value):
+            elif value is None or (
+                field.omitempty and not field.pointer and field.type in _OMITTABLE and not value
+            ):
                 # Plain Go fields always reach the wire; JSON's omitempty drops their zero
-                # values. Go pointers reach it only when set, so theirs are kept.
+                # values. Go pointers reach it only when set, so theirs are kept, and so are
+                # the zero values of fields without omitempty (JSON writes them).
                 out.pop(field.name, None)
             else:
                 out[field.name] = value
@@ -271,7 +347,7 @@ def _message(msg: Message, buf: bytes, pos: int, end: int, depth: int) -> Any:
 
 
 def decode_message(raw: bytes, message: str) -> dict[str, Any]:
-    """Decode ``raw`` (no envelope) as the table message ``message`` (e.g. ``core.v1.Pod``)."""
+    """Decode ``raw`` (no envelope) as message ``message`` (``io.k8s.api.core.v1.Pod``)."""
     try:
         result = _message(proto_schemas.message(message), raw, 0, len(raw), 0)
     except _DecodeError as exc:
@@ -350,17 +426,19 @@ def _parse_time(value: str) -> tuple[int, int]:
 
 def _encode_well_known(typ: str, value: Any) -> bytes:
     out = bytearray()
-    if typ in ("meta.v1.Time", "meta.v1.MicroTime"):
+    if typ in (proto_schemas.TIME, proto_schemas.MICRO_TIME):
         seconds, nanos = _parse_time(str(value))
         if seconds:
             _put_varint(out, 1 << 3 | _VARINT)
             _put_varint(out, seconds)
-        if nanos and typ == "meta.v1.MicroTime":
+        if nanos and typ == proto_schemas.MICRO_TIME:
             _put_varint(out, 2 << 3 | _VARINT)
             _put_varint(out, nanos)
-    elif typ == "resource.Quantity":
+    elif typ == proto_schemas.QUANTITY:
         _put_len(out, 1, str(value).encode())
-    elif typ == "intstr.IntOrString":
+    elif typ in (proto_schemas.RAW_EXTENSION, proto_schemas.JSON):
+        _put_len(out, 1, json.dumps(value, separators=(",", ":")).encode())
+    elif typ == proto_schemas.INT_OR_STRING:
         if isinstance(value, str):
             _put_varint(out, 1 << 3 | _VARINT)
             _put_varint(out, 1)
@@ -368,7 +446,7 @@ def _encode_well_known(typ: str, value: Any) -> bytes:
         else:
             _put_varint(out, 2 << 3 | _VARINT)
             _put_varint(out, int(value))
-    elif typ == "meta.v1.FieldsV1":
+    elif typ == proto_schemas.FIELDS_V1:
         _put_len(out, 1, json.dumps(value, separators=(",", ":")).encode())
     return bytes(out)
 
@@ -377,6 +455,9 @@ def _encode_value(out: bytearray, number: int, typ: str, value: Any) -> None:
     if typ in _VARINT_TYPES:
         _put_varint(out, number << 3 | _VARINT)
         _put_varint(out, int(value))
+    elif typ == proto_schemas.DOUBLE:
+        _put_varint(out, number << 3 | _FIXED64)
+        out += struct.pack("<d", float(value))
     elif typ == "string":
         _put_len(out, number, str(value).encode())
     elif typ == "bytes":

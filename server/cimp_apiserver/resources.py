@@ -1,9 +1,11 @@
 """The resources the embedded API server serves: one registry per server.
 
 One declaration feeds the REST handlers, discovery, the OpenAPI documents, the protobuf
-decoder and the bootstrap RBAC. The built-in table is fixed; a :class:`Registry` starts from
-it and may gain or lose resources at run time (custom resources): :meth:`Registry.add`,
-:meth:`Registry.remove`, and :attr:`Registry.revision` for caches of derived documents.
+decoder and the bootstrap RBAC. The built-in table (:data:`BUILTIN`) is derived from the
+pinned kube-apiserver's own discovery documents (``data/``, ``hack/gen-resources.py``); a
+:class:`Registry` starts from it and may gain or lose resources at run time (custom
+resources): :meth:`Registry.add`, :meth:`Registry.remove`, and :attr:`Registry.revision` for
+caches of derived documents.
 Each application keeps its registry under ``app[REGISTRY]``.
 """
 
@@ -11,18 +13,24 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
+from . import data
+
 __all__ = [
+    "BUILTIN",
     "DEFAULT",
+    "KUBEVIRT",
     "READ_VERBS",
     "REGISTRY",
     "REVIEW_VERBS",
     "STORED_VERBS",
     "TABLE",
+    "Column",
     "Registry",
     "ResourceType",
     "Subresource",
@@ -47,6 +55,16 @@ STORED_VERBS = (
 READ_VERBS = ("get", "list", "watch")
 REVIEW_VERBS = ("create",)
 _META_FIELDS = ("metadata.name", "metadata.namespace")
+_FIELD_LABEL_ERROR = "field label not supported: {label}"
+
+
+class Column(NamedTuple):
+    """A column of kube's ``Table`` output for a resource (``kubectl get``)."""
+
+    name: str
+    type: str
+    format: str
+    priority: int
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,20 @@ class ResourceType:
     subresource_specs: tuple[Subresource, ...] = ()
     # kube-apiserver's storageVersionHash ("" for resources it does not store).
     storage_version_hash: str = ""
+    # Exactly the field labels ``fieldSelector`` accepts (None: metadata.name/namespace and
+    # ``extra_field_selectors``), and kube's error for another (``{label}`` stands for it).
+    field_labels: tuple[str, ...] | None = None
+    field_label_error: str = _FIELD_LABEL_ERROR
+    # The columns of ``kubectl get`` (empty: kube's default Name and Created At).
+    columns: tuple[Column, ...] = ()
+    # One of the pinned kube-apiserver's own resources (not a custom resource).
+    builtin: bool = False
+    # The OpenAPI v3 schema of a custom resource's kind (a CRD's ``openAPIV3Schema``), for
+    # its generated OpenAPI documents; None: an open object. Built-ins have kube's own.
+    schema: Mapping[str, Any] | None = field(default=None, compare=False)
+    # Rules replacing the built-in defaulting, validation and encoding (``strategy.py``):
+    # set by whoever adds the resource (custom resources); None for built-ins.
+    strategy: Any = field(default=None, compare=False)
 
     @property
     def api_version(self) -> str:
@@ -105,6 +137,8 @@ class ResourceType:
 
     @property
     def field_selectors(self) -> tuple[str, ...]:
+        if self.field_labels is not None:
+            return self.field_labels
         return _META_FIELDS + self.extra_field_selectors
 
     @property
@@ -127,160 +161,65 @@ class ResourceType:
         return f"{base}/{name}" if name else base
 
 
-_POD_FIELDS = (
-    "spec.nodeName",
-    "spec.restartPolicy",
-    "spec.schedulerName",
-    "spec.serviceAccountName",
-    "spec.hostNetwork",
-    "status.phase",
-    "status.podIP",
-    "status.podIPs",
-    "status.nominatedNodeName",
-)
-_EVENT_FIELDS = (
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
+# A review-style resource: answered, never stored.
+_REVIEW_KINDS = frozenset(
+    {
+        "TokenReview",
+        "SelfSubjectReview",
+        "SubjectAccessReview",
+        "SelfSubjectAccessReview",
+        "LocalSubjectAccessReview",
+        "SelfSubjectRulesReview",
+    }
 )
 
-TABLE: tuple[ResourceType, ...] = (
-    # core/v1
-    ResourceType(
-        "",
-        "v1",
-        "namespaces",
-        "Namespace",
-        False,
-        short_names=("ns",),
-        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-        subresources=("status", "finalize"),
-        extra_field_selectors=("status.phase",),
-    ),
-    ResourceType(
-        "",
-        "v1",
-        "nodes",
-        "Node",
-        False,
-        short_names=("no",),
-        subresources=("status",),
-        extra_field_selectors=("spec.unschedulable",),
-    ),
-    ResourceType(
-        "",
-        "v1",
-        "pods",
-        "Pod",
-        True,
-        short_names=("po",),
-        categories=("all",),
-        subresources=("status", "binding", "eviction"),
-        extra_field_selectors=_POD_FIELDS,
-    ),
-    ResourceType(
-        "",
-        "v1",
-        "serviceaccounts",
-        "ServiceAccount",
-        True,
-        short_names=("sa",),
-        subresources=("token",),
-    ),
-    ResourceType("", "v1", "configmaps", "ConfigMap", True, short_names=("cm",)),
-    ResourceType("", "v1", "secrets", "Secret", True, extra_field_selectors=("type",)),
-    ResourceType(
-        "",
-        "v1",
-        "events",
-        "Event",
-        True,
-        short_names=("ev",),
-        extra_field_selectors=_EVENT_FIELDS,
-    ),
-    # authentication.k8s.io/v1
-    ResourceType(
-        "authentication.k8s.io",
-        "v1",
-        "tokenreviews",
-        "TokenReview",
-        False,
-        verbs=REVIEW_VERBS,
-        stored=False,
-    ),
-    ResourceType(
-        "authentication.k8s.io",
-        "v1",
-        "selfsubjectreviews",
-        "SelfSubjectReview",
-        False,
-        verbs=REVIEW_VERBS,
-        stored=False,
-    ),
-    # authorization.k8s.io/v1
-    ResourceType(
-        "authorization.k8s.io",
-        "v1",
-        "subjectaccessreviews",
-        "SubjectAccessReview",
-        False,
-        verbs=REVIEW_VERBS,
-        stored=False,
-    ),
-    ResourceType(
-        "authorization.k8s.io",
-        "v1",
-        "selfsubjectaccessreviews",
-        "SelfSubjectAccessReview",
-        False,
-        verbs=REVIEW_VERBS,
-        stored=False,
-    ),
-    ResourceType(
-        "authorization.k8s.io",
-        "v1",
-        "localsubjectaccessreviews",
-        "LocalSubjectAccessReview",
-        True,
-        verbs=REVIEW_VERBS,
-        stored=False,
-    ),
-    ResourceType(
-        "authorization.k8s.io",
-        "v1",
-        "selfsubjectrulesreviews",
-        "SelfSubjectRulesReview",
-        False,
-        verbs=REVIEW_VERBS,
-        stored=False,
-    ),
-    # rbac.authorization.k8s.io/v1
-    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
-    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
-    ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
-    ResourceType(
-        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
-    ),
-    # apps/v1 (stored, never run)
-    ResourceType(
-        "apps",
-        "v1",
-        "daemonsets",
-        "DaemonSet",
-        True,
-        short_names=("ds",),
-        categories=("all",),
-        subresources=("status",),
-    ),
-    # KubeVirt: the VMI and its console subresource, served by a separate API group.
+
+def _builtin(group: str, version: str, entry: dict[str, Any]) -> ResourceType:
+    """One resource of the captured discovery documents (see ``hack/gen-resources.py``)."""
+    verbs = tuple(entry["verbs"])
+    kind = entry.get("kind") or ["", "", ""]
+    subs = tuple(
+        Subresource(
+            sub["name"],
+            tuple(sub["verbs"]),
+            None if tuple(sub["kind"]) == (group, version, kind[2]) else tuple(sub["kind"]),
+        )
+        for sub in entry.get("subresources", ())
+    )
+    selectors = entry.get("fieldSelectors") or {}
+    return ResourceType(
+        group,
+        version,
+        entry["resource"],
+        kind[2],
+        entry["scope"] == "Namespaced",
+        singular=entry["singular"],
+        short_names=tuple(entry.get("shortNames", ())),
+        verbs=verbs,
+        subresources=tuple(sub.name for sub in subs),
+        stored="create" in verbs and "get" in verbs and kind[2] not in _REVIEW_KINDS,
+        categories=tuple(entry.get("categories", ())),
+        subresource_specs=subs,
+        storage_version_hash=entry.get("storageVersionHash", ""),
+        field_labels=tuple(selectors["labels"]) if selectors else None,
+        field_label_error=selectors.get("error", _FIELD_LABEL_ERROR),
+        columns=tuple(Column(*column) for column in entry.get("columns", ())),
+        builtin=True,
+    )
+
+
+def _builtins() -> tuple[ResourceType, ...]:
+    document = data.load("resources.json")
+    return tuple(
+        _builtin(group["name"], version["version"], entry)
+        for group in document["groups"]
+        for version in group["versions"]
+        for entry in version["resources"]
+    )
+
+
+# KubeVirt: the VMI and its console subresource, served by a separate API group.
+KUBEVIRT = (
     ResourceType(
         "kubevirt.io",
         "v1",
@@ -301,6 +240,13 @@ TABLE: tuple[ResourceType, ...] = (
         subresources=("console",),
     ),
 )
+
+BUILTIN: tuple[ResourceType, ...] = _builtins()
+"""Every resource kube-apiserver of the pinned version serves, in its discovery order."""
+
+TABLE: tuple[ResourceType, ...] = BUILTIN + KUBEVIRT
+"""What a server serves from the start: the built-ins and the KubeVirt stand-in."""
+
 
 _VERSION = re.compile(r"v(\d+)(?:(alpha|beta)(\d+))?")
 
@@ -400,8 +346,9 @@ class Registry:
         return out
 
     def in_group(self, group: str, version: str) -> list[ResourceType]:
-        """The resources of one group version, in discovery order."""
-        return [rt for rt in self._snapshot if rt.group == group and rt.version == version]
+        """The resources of one group version, in discovery order (by name, as kube)."""
+        served = [rt for rt in self._snapshot if rt.group == group and rt.version == version]
+        return sorted(served, key=lambda rt: rt.resource)
 
 
 DEFAULT = Registry(TABLE)

@@ -169,7 +169,7 @@ def test_aggregated_discovery_is_chosen_by_accept(accept: str, version: str) -> 
         doc = reply.json()
         assert doc["kind"] == "APIGroupDiscoveryList"
         assert doc["apiVersion"] == f"apidiscovery.k8s.io/{version}"
-        names = [item["metadata"]["name"] for item in doc["items"]]
+        names = [item["metadata"].get("name", "") for item in doc["items"]]
         assert names == ([""] if core else [g for g, _ in resources.groups() if g])
 
 
@@ -180,11 +180,18 @@ def test_q_values_are_honoured() -> None:
     assert reply.json()["kind"] == "APIGroupDiscoveryList"
 
 
+def _kind(ref: dict[str, str], group: str, version: str) -> dict[str, str]:
+    """A responseKind with kube's empty group/version filled in with the resource's."""
+    if not ref["group"] and not ref["version"]:
+        return {**ref, "group": group, "version": version}
+    return ref
+
+
 def _split(aggregated: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     """client-go's SplitGroupsAndResources: aggregated entries as legacy resource lists."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for group in aggregated["items"]:
-        name = group["metadata"]["name"]
+        name = group["metadata"].get("name", "")  # kube names no core group
         for version in group["versions"]:
             gv = f"{name}/{version['version']}" if name else version["version"]
             listed = out.setdefault(gv, {})
@@ -198,7 +205,7 @@ def _split(aggregated: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
                     "categories": res.get("categories"),
                 }
                 if kind:
-                    listed[res["resource"]] = {**parent, **kind}
+                    listed[res["resource"]] = {**parent, **_kind(kind, name, version["version"])}
                 for sub in res.get("subresources", []):
                     full = f"{res['resource']}/{sub['subresource']}"
                     listed[full] = {
@@ -207,7 +214,7 @@ def _split(aggregated: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
                         "verbs": sub["verbs"],
                         "shortNames": None,
                         "categories": None,
-                        **sub["responseKind"],
+                        **_kind(sub["responseKind"], name, version["version"]),
                     }
     return out
 
@@ -238,7 +245,8 @@ def test_aggregated_resource_shape() -> None:
     (v1,) = core["versions"]
     assert v1["freshness"] == "Current"
     pods = next(r for r in v1["resources"] if r["resource"] == "pods")
-    assert pods["responseKind"] == {"group": "", "version": "v1", "kind": "Pod"}
+    # kube leaves a responseKind's group and version empty when they are the resource's own
+    assert pods["responseKind"] == {"group": "", "version": "", "kind": "Pod"}
     assert pods["scope"] == "Namespaced"
     assert pods["singularResource"] == "pod"
     subs = {s["subresource"]: s for s in pods["subresources"]}
@@ -248,7 +256,7 @@ def test_aggregated_resource_shape() -> None:
         "kind": "Eviction",
     }
     doc = get("/apis", Accept=V2).json()
-    sub = next(i for i in doc["items"] if i["metadata"]["name"] == "subresources.kubevirt.io")
+    sub = next(i for i in doc["items"] if i["metadata"].get("name") == "subresources.kubevirt.io")
     (parent,) = sub["versions"][0]["resources"]
     assert "responseKind" not in parent  # clients keep only its subresource
     assert parent["subresources"][0]["subresource"] == "console"

@@ -77,9 +77,17 @@ def test_short_names_and_categories_resolve(server: CaptureServer) -> None:
         assert any(r.path.startswith(path) for r in server.requests), resource
     server.run(KUBECTL, "get", "all")
     listed = {r.path.split("?")[0] for r in server.requests if "limit=" in r.path}
-    assert listed == {
+    assert listed == {  # kube's category "all", and the KubeVirt stand-in's VMIs
         "/api/v1/namespaces/default/pods",
+        "/api/v1/namespaces/default/replicationcontrollers",
+        "/api/v1/namespaces/default/services",
         "/apis/apps/v1/namespaces/default/daemonsets",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "/apis/apps/v1/namespaces/default/replicasets",
+        "/apis/apps/v1/namespaces/default/statefulsets",
+        "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers",
+        "/apis/batch/v1/namespaces/default/cronjobs",
+        "/apis/batch/v1/namespaces/default/jobs",
         "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances",
     }
 
