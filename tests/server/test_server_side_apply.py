@@ -626,3 +626,77 @@ def test_kubectl_apply_server_side(apiserver: APIServer) -> None:
     stored = ok(apiserver.request("GET", CMS + "/kc"))
     assert stored["data"] == {"a": "changed"}
     assert managed(stored) == [entry("other", {"f:data": {"f:a": {}}})]
+
+
+def test_more_than_ten_update_managers_are_merged_into_ancient_changes(
+    apiserver: APIServer,
+) -> None:
+    ok(apiserver.request("POST", CMS, configmap("cap", data={"base": "v"})), 201)
+    for i in range(12):
+        last = ok(
+            apiserver.request(
+                "PATCH",
+                f"{CMS}/cap?fieldManager=m{i:02d}",
+                {"data": {f"k{i}": "v"}},
+                headers=MERGE,
+            )
+        )
+    entries = managed(last)
+    assert len(entries) == 10 and all(e["operation"] == "Update" for e in entries)
+    assert sorted(e["manager"] for e in entries).count("ancient-changes") == 1
+    owned = [k for e in entries for k in e["fieldsV1"]["f:data"] if k != "."]
+    assert sorted(owned) == sorted(["f:base"] + [f"f:k{i}" for i in range(12)])
+
+
+def test_kubectl_moves_from_client_side_to_server_side_apply(apiserver: APIServer) -> None:
+    kubectl = _kubectl(apiserver)
+    config = apiserver.kubeconfig()
+
+    def run(manifest: dict[str, Any], *flags: str) -> None:
+        done = subprocess.run(
+            [kubectl, "--kubeconfig", config, "apply", *flags, "-f", "-"],
+            input=json.dumps(manifest),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+
+    last_applied = "kubectl.kubernetes.io/last-applied-configuration"
+    manifest = configmap("mig", meta={"namespace": "default"}, data={"a": "1", "b": "2"})
+    run(manifest)
+    stored = ok(apiserver.request("GET", CMS + "/mig"))
+    assert managed(stored) == [
+        entry(
+            "kubectl-client-side-apply",
+            {
+                "f:data": {".": {}, "f:a": {}, "f:b": {}},
+                "f:metadata": {"f:annotations": {".": {}, f"f:{last_applied}": {}}},
+            },
+            "Update",
+        )
+    ]
+    # kubectl hands the client-side manager's fields to "kubectl" (a JSON patch of
+    # managedFields), then applies; the annotation stays, kept by "kubectl-last-applied".
+    manifest["data"] = {"a": "1", "b": "3"}
+    run(manifest, "--server-side")
+    stored = ok(apiserver.request("GET", CMS + "/mig"))
+    assert stored["data"] == {"a": "1", "b": "3"}
+    assert managed(stored) == [
+        entry(
+            "kubectl-last-applied",
+            {"f:metadata": {"f:annotations": {f"f:{last_applied}": {}}}},
+            timed=False,  # its apply changed nothing: the annotation had been set already
+        ),
+        entry("kubectl", {"f:data": {"f:a": {}, "f:b": {}}}),
+    ]
+    assert stored["metadata"]["annotations"][last_applied] == (
+        '{"apiVersion":"v1","data":{"a":"1","b":"3"},"kind":"ConfigMap",'
+        '"metadata":{"name":"mig","namespace":"default"}}\n'
+    )
+    manifest["data"] = {"a": "9"}
+    run(manifest, "--server-side")
+    stored = ok(apiserver.request("GET", CMS + "/mig"))
+    assert stored["data"] == {"a": "9"}
+    assert managed(stored)[1] == entry("kubectl", {"f:data": {"f:a": {}}})
