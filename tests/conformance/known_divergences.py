@@ -52,19 +52,7 @@ class Known:
         return True
 
 
-KNOWN: tuple[Known, ...] = (
-    # ------------------------------------------------------------ owned elsewhere (reported)
-    Known(
-        "bootstrap-roles",
-        "1.37's bootstrap ClusterRoles grant more than the embedded ones: system:node-proxier "
-        "list/watch networking.k8s.io servicecidrs; system:aggregate-to-view events.k8s.io "
-        "events and resource.k8s.io resourceclaims(/status), resourceclaimtemplates "
-        "(authz/bootstrap.py)",
-        r"^(body|audit\..*\.responseStatus)$",
-        kube=r"servicecidrs|events\.k8s\.io|resource\.k8s\.io",
-        where=r"system:(node-proxier|aggregate-to-view)",
-    ),
-)
+KNOWN: tuple[Known, ...] = ()
 
 
 def match(scenario: Scenario, where: str, aspect: str, embedded: Any, kube: Any) -> Known | None:

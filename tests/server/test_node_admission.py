@@ -119,3 +119,20 @@ def test_a_mirror_pod_is_judged_by_node_restriction_first(
         server.request("POST", path, _mirror("m2", "n2", **spec), token=token),
         'pods "m2" is forbidden: node "n1" can only create pods with spec.nodeName set to itself',
     )
+
+
+def test_nodes_reach_pod_certificate_requests_through_the_graph(nodes: tuple[Any, str]) -> None:
+    """The Node authorizer subdivides PodCertificateRequests (it does not just apply the
+    system:node rules): list/watch only with this node's field selector, get only related."""
+    server, token = nodes
+    path = "/apis/certificates.k8s.io/v1/namespaces/default/podcertificaterequests"
+    status, body = server.request("GET", path, token=token)
+    assert status == 403, body
+    assert body["message"].endswith(
+        "can only list/watch podcertificaterequests with nodeName field selector"
+    )
+    status, body = server.request("GET", path + "?fieldSelector=spec.nodeName%3Dn1", token=token)
+    assert status == 200, body
+    status, body = server.request("GET", path + "/someone-elses", token=token)
+    assert status == 403, body
+    assert body["message"].endswith("no relationship found between node 'n1' and this object")

@@ -59,6 +59,7 @@ SERVICE_ACCOUNT = "serviceaccount"
 RESOURCE_CLAIM = "resourceclaim"
 VOLUME_ATTACHMENT = "volumeattachment"
 RESOURCE_SLICE = "resourceslice"
+POD_CERTIFICATE_REQUEST = "podcertificaterequest"
 POD = "pod"
 
 # What the graph is built from (pods first: volumes hang off their claims).
@@ -67,6 +68,7 @@ GRAPH_RESOURCES = (
     ("", "persistentvolumes"),
     ("storage.k8s.io", "volumeattachments"),
     ("resource.k8s.io", "resourceslices"),
+    ("certificates.k8s.io", "podcertificaterequests"),
 )
 
 
@@ -227,6 +229,12 @@ class _Graph:
             node = _get(resource_slice, "spec", "nodeName")
             if isinstance(node, str) and node:
                 self._link(RESOURCE_SLICE, "", _name_of(_get(resource_slice, "metadata")), {node})
+        for request in _optional(list_objects, *GRAPH_RESOURCES[4]):
+            node = _get(request, "spec", "nodeName")
+            meta = _get(request, "metadata") or {}
+            if isinstance(node, str) and node:
+                namespace = str(meta.get("namespace") or "")
+                self._link(POD_CERTIFICATE_REQUEST, namespace, _name_of(meta), {node})
 
     def _link(self, kind: str, namespace: str, name: str, nodes: set[str]) -> None:
         if name and nodes:
@@ -465,6 +473,19 @@ class NodeAuthorizer:
             return _YES
         return _NO, ""
 
+    def _pod_certificate_requests(self, node: str, attrs: Attributes) -> tuple[Decision, str]:
+        if attrs.subresource:
+            return _NO, "nodes may not access the status subresource of PodCertificateRequests"
+        if attrs.verb == "create":
+            return _YES  # NodeRestriction admission narrows it
+        if attrs.verb == "get":
+            return self._related(node, POD_CERTIFICATE_REQUEST, attrs)
+        if attrs.verb in ("list", "watch"):
+            if _selects(attrs.field_selector, "spec.nodeName", node):
+                return _YES
+            return _NO, "can only list/watch podcertificaterequests with nodeName field selector"
+        return _NO, f"nodes may not {attrs.verb} podcertificaterequests"
+
     def _pods(self, node: str, attrs: Attributes) -> tuple[Decision, str]:
         if not attrs.subresource:
             if attrs.verb == "get":
@@ -500,4 +521,5 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("resource.k8s.io", "resourceslices"): NodeAuthorizer._resource_slices,
     ("", "nodes"): NodeAuthorizer._nodes,
     ("", "pods"): NodeAuthorizer._pods,
+    ("certificates.k8s.io", "podcertificaterequests"): NodeAuthorizer._pod_certificate_requests,
 }
