@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from cimp_apiserver.podsecurity import Policy, policy_to_evaluate
+from cimp_apiserver.podsecurity import Policy, Violation, evaluate, policy_to_evaluate
 from cimp_apiserver.podsecurity.api import LevelVersion, Version
 from cimp_apiserver.podsecurity.warnings import recorded_headers
 
@@ -459,3 +459,13 @@ def test_warnings_are_sent_once_and_cut_past_4096_characters() -> None:
     many = [f"{i:03d}" * 100 for i in range(20)]  # 300 characters each
     headers = recorded_headers(many)
     assert len(headers) == 16  # 16 x 256 = 4096: the budget is spent, the rest dropped
+
+
+def test_a_volume_without_a_source_is_an_empty_dir() -> None:
+    """Whatever defaulted (or did not default) a template, kube's checks never see a volume
+    without a source: defaulting makes it an emptyDir first."""
+    spec = {"containers": [{"name": "c"}], "volumes": [{"name": "v"}, {"name": "n", "nfs": {}}]}
+    violations = evaluate(lv("restricted:latest"), {}, spec)
+    assert [v for v in violations if v.reason == "restricted volume types"] == [
+        Violation("restricted volume types", 'volume "n" uses restricted volume type "nfs"')
+    ]

@@ -581,6 +581,8 @@ def _restricted_volumes(meta: Meta, spec: Obj) -> Violation | None:
     for volume in _dicts(spec.get("volumes")):
         if any(volume.get(key) is not None for key in _ALLOWED_VOLUMES):
             continue
+        if all(value is None for key, value in volume.items() if key != "name"):
+            continue  # no source: kube's defaulting made it an emptyDir before admission
         bad.append(str(volume.get("name") or ""))
         kind = next((k for k in _RESTRICTED_VOLUMES if volume.get(k) is not None), "unknown")
         types.add(kind)
