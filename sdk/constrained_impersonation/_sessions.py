@@ -42,7 +42,9 @@ __all__ = [
     "user_identity",
 ]
 
-C = TypeVar("C")
+# The flavour's client class (kubernetes.client.ApiClient or kubernetes.aio.client.ApiClient);
+# named so that the sessions' signatures read as they mean in either flavour's reference.
+ApiClient = TypeVar("ApiClient")
 
 # --------------------------------------------------------------------------- identities
 
@@ -189,7 +191,7 @@ def downward_node(settings: Settings) -> str:
 # --------------------------------------------------------------------------- sessions
 
 
-class SessionBase(Generic[C]):
+class SessionBase(Generic[ApiClient]):
     """What every session is, whichever client it wraps: ``api_client``, ``identity``,
     ``mode``, ``scope``, ``settings``, ``closed`` and :meth:`prepare_request`."""
 
@@ -203,8 +205,8 @@ class SessionBase(Generic[C]):
     _session_client_type: ClassVar[type[Any]]
     _target_type: ClassVar[type[Target]] = Target
 
-    _api_client: C
-    _base: C
+    _api_client: ApiClient
+    _base: ApiClient
     _owns_base: bool
     _target: Target
     identity: Identity
@@ -213,7 +215,7 @@ class SessionBase(Generic[C]):
 
     def _setup(
         self,
-        api_client: C,
+        api_client: ApiClient,
         identity: Identity,
         scope: Scope,
         settings: Settings | None,
@@ -247,17 +249,18 @@ class SessionBase(Generic[C]):
         self._owns_base = getattr(self, "_owns_base", False)
         self._api_client = self._wrap(api_client, target)
 
-    def _wrap(self, api_client: C, target: Target) -> C:
+    def _wrap(self, api_client: ApiClient, target: Target) -> ApiClient:
         """The flavour's session ``ApiClient``: the base's, with the transport installed."""
         raise NotImplementedError
 
     @property
-    def api_client(self) -> C:
+    def api_client(self) -> ApiClient:
         """The client's ``ApiClient`` to hand to API classes, ``DynamicClient``, watches."""
         return self._api_client
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` ran: the session's ``api_client`` sends nothing more."""
         return self._target.closed
 
     def prepare_request(self, method: str, url: str) -> list[tuple[str, str]]:
@@ -278,14 +281,14 @@ class SessionBase(Generic[C]):
         return f"{type(self).__name__}({self.identity!r}, mode={self.mode!r}, scope={self.scope})"
 
 
-class NodeBase(SessionBase[C]):
+class NodeBase(SessionBase[ApiClient]):
     """What both node sessions share: the target is ``system:node:<node>``, nothing else."""
 
     node: str
 
     def __init__(
         self,
-        api_client: C,
+        api_client: ApiClient,
         *,
         node: str,
         scope: Scope,
@@ -297,7 +300,7 @@ class NodeBase(SessionBase[C]):
         self._setup(api_client, node_identity(node), scope, settings, telemetry, retry)
 
 
-class AssociatedNodeBase(NodeBase[C]):
+class AssociatedNodeBase(NodeBase[ApiClient]):
     """The node this process runs on (``associated-node``), typically from the downward API."""
 
     mode: ClassVar[str] = "associated-node"
@@ -307,7 +310,7 @@ class AssociatedNodeBase(NodeBase[C]):
         cls,
         scope: Scope,
         *,
-        api_client: C | None = None,
+        api_client: ApiClient | None = None,
         settings: Settings | None = None,
         telemetry: Telemetry | None = None,
         retry: RetryPolicy | None = None,
@@ -335,30 +338,30 @@ class AssociatedNodeBase(NodeBase[C]):
         return session
 
     @classmethod
-    def _incluster_client(cls, settings: Settings) -> C:
+    def _incluster_client(cls, settings: Settings) -> ApiClient:
         """The flavour's ``ApiClient`` on in-cluster credentials (environment, token file)."""
         raise NotImplementedError
 
     @classmethod
-    def _abandon(cls, base: C) -> None:
+    def _abandon(cls, base: ApiClient) -> None:
         """Free a base client made here for a session that could not be made."""
         raise NotImplementedError
 
 
-class ArbitraryNodeBase(NodeBase[C]):
+class ArbitraryNodeBase(NodeBase[ApiClient]):
     """Any node by name (``arbitrary-node``; needs a grant per node name)."""
 
     mode: ClassVar[str] = "arbitrary-node"
 
 
-class ServiceAccountBase(SessionBase[C]):
+class ServiceAccountBase(SessionBase[ApiClient]):
     """A service account (``serviceaccount``; grantable per namespace)."""
 
     mode: ClassVar[str] = "serviceaccount"
 
     def __init__(
         self,
-        api_client: C,
+        api_client: ApiClient,
         *,
         namespace: str,
         name: str,
@@ -373,14 +376,14 @@ class ServiceAccountBase(SessionBase[C]):
         self._setup(api_client, identity, scope, settings, telemetry, retry)
 
 
-class UserBase(SessionBase[C]):
+class UserBase(SessionBase[ApiClient]):
     """An end user with their groups, UID and extras (``user-info``)."""
 
     mode: ClassVar[str] = "user-info"
 
     def __init__(
         self,
-        api_client: C,
+        api_client: ApiClient,
         *,
         user: str,
         uid: str | None = None,
