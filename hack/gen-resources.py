@@ -28,7 +28,8 @@ each, loaded lazily by the server) plus the test fixture
     The OpenAPI documents exactly as served, minus the ``description`` of every schema,
     parameter and operation (they are nine tenths of the bytes; only ``kubectl explain`` shows
     them); responses keep theirs. The index maps each document's path to the hash of its
-    bytes; ``v2.pb`` is the protobuf form kubectl asks for (definitions only).
+    bytes; ``v2.pb`` is the protobuf form kubectl asks for (definitions only);
+    ``v2-definitions.json`` names the definitions (so custom ones are added without parsing).
 """
 
 from __future__ import annotations
@@ -621,6 +622,7 @@ def main() -> int:
         "proto.json": compact(build_proto(schemas, gvk_index)),
         "openapi/v3-index.json": compact({path: digest(strip(doc)) for path, doc in v3.items()}),
         "openapi/v2.json": compact(v2),
+        "openapi/v2-definitions.json": compact(sorted(v2["definitions"])),
         "openapi/v2.pb": openapi.swagger_protobuf(v2),
     }
     for path, doc in v3.items():

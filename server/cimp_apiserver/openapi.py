@@ -49,7 +49,7 @@ _REF = "#/components/schemas/"
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 _STRING = {"type": "string"}
 # Built-in documents the components of generated ones are copied from (small ones first).
-_COMPONENT_SOURCES = ("apis/coordination.k8s.io/v1", "apis/autoscaling/v1", "api/v1")
+_COMPONENT_SOURCES = ("apis/coordination.k8s.io/v1", "apis/autoscaling/v1")
 _CUSTOM_PACKAGES = {"kubevirt.io": "io.kubevirt"}
 # kube-apiserver's documents say "1.37", not the full release.
 _INFO_VERSION = f"{discovery.KUBE_MAJOR}.{discovery.KUBE_MINOR}"
@@ -579,9 +579,7 @@ def _generated_v2(registry: Registry) -> tuple[dict[str, Any], dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def _builtin_v2_definition_names() -> frozenset[str]:
-    # The names only: every ``"io.k8s...":`` key right under "definitions".
-    document = json.loads(data.read("openapi/v2.json"))
-    return frozenset(document["definitions"])
+    return frozenset(data.load("openapi/v2-definitions.json"))
 
 
 def _splice(body: bytes, key: bytes, entries: dict[str, Any]) -> bytes:
