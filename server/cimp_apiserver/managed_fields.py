@@ -62,6 +62,7 @@ __all__ = [
     "manager_from_user_agent",
     "record",
     "record_review",
+    "record_subresource",
     "tracker",
     "validate_options",
 ]
@@ -565,20 +566,33 @@ def _gvk_string(api_version: str, kind: str) -> str:
 class Tracker:
     """The field manager of one endpoint (a resource, or one of its subresources)."""
 
-    def __init__(self, rt: ResourceType, subresource: str = "", registry: Any = None) -> None:
+    def __init__(
+        self,
+        rt: ResourceType,
+        subresource: str = "",
+        registry: Any = None,
+        body: tuple[str, str] | None = None,
+    ) -> None:
+        """``body``: the (apiVersion, kind) a subresource takes when it is not the
+        resource's own (a TokenRequest for ``serviceaccounts/token``)."""
         self.rt = rt
         self.subresource = subresource
         self.schema, self.ref = schema_for(rt, registry)
+        self.api_version, self.kind = rt.api_version, rt.kind
+        if body is not None and body != (rt.api_version, rt.kind):
+            self.api_version, self.kind = body
+            group, _, version = body[0].rpartition("/")
+            self.ref = self.schema.type_for(group, version, body[1]) or DEDUCED
         self.reset = reset_fields(rt, subresource)
 
     # ------------------------------------------------------------------ helpers
 
     def _ident(self, manager: str, operation: str) -> str:
-        return identifier(manager or "unknown", operation, self.rt.api_version, self.subresource)
+        return identifier(manager or "unknown", operation, self.api_version, self.subresource)
 
     def _empty_object(self) -> Obj:
         zero = _zero(self.schema, self.ref)
-        return {"apiVersion": self.rt.api_version, "kind": self.rt.kind, **zero}
+        return {"apiVersion": self.api_version, "kind": self.kind, **zero}
 
     def _strip(self, managed: Managed, ident: str) -> None:
         vs = managed.fields.get(ident)
@@ -612,7 +626,7 @@ class Tracker:
             new,
             managed.fields,
             ident,
-            self.rt.api_version,
+            self.api_version,
             self.reset,
             _STRIP,
         )
@@ -664,7 +678,7 @@ class Tracker:
     def check_config(self, config: Obj) -> None:
         """The checks of an applied configuration that come before any merge."""
         api_version, kind = config.get("apiVersion"), config.get("kind")
-        if api_version != self.rt.api_version or kind != self.rt.kind:
+        if api_version != self.api_version or kind != self.kind:
             raise bad_request(
                 f"invalid object type: {_gvk_string(str(api_version or ''), str(kind or ''))}"
             )
@@ -681,10 +695,10 @@ class Tracker:
     def _describe(self, obj: Obj) -> str:
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         assert isinstance(meta, dict)
-        group, _, version = self.rt.api_version.rpartition("/")
+        group, _, version = self.api_version.rpartition("/")
         return (
             f"{meta.get('namespace') or ''}/{meta.get('name') or ''}; "
-            f"{group}/{version}, Kind={self.rt.kind}"
+            f"{group}/{version}, Kind={self.kind}"
         )
 
     def apply(self, live: Obj | None, config: Obj, manager: str, force: bool) -> Obj:
@@ -739,7 +753,7 @@ class Tracker:
                 config,
                 dict(managed.fields),
                 ident,
-                self.rt.api_version,
+                self.api_version,
                 force,
                 self.reset,
             )
@@ -763,7 +777,7 @@ class Tracker:
             last = json.loads(text)
         except ValueError:
             return None
-        if not isinstance(last, dict) or last.get("apiVersion") != self.rt.api_version:
+        if not isinstance(last, dict) or last.get("apiVersion") != self.api_version:
             return None
         from .structured_merge import compare
 
@@ -825,24 +839,53 @@ def record(
         if sent:
             meta["managedFields"] = list(sent)
     else:
-        manager = request.query.get("fieldManager") or manager_from_user_agent(
-            request.headers.get("User-Agent")
-        )
-        Tracker(rt, subresource, _registry(request)).update(live, obj, sent, manager)
+        Tracker(rt, subresource, _registry(request)).update(live, obj, sent, _manager(request))
     if live is not None:
         keep_timestamps(live, obj)
 
 
-def record_review(request: web.Request, rt: ResourceType, body: Obj) -> list[Obj] | None:
-    """The managedFields kube's create handler gives a review (an Update of what the
-    request set), set in ``body`` and returned."""
-    manager = request.query.get("fieldManager") or manager_from_user_agent(
+# Reviews whose REST storage answers a new object, not the request's (no managedFields).
+_NEW_OBJECT_REVIEWS = frozenset(
+    {
+        ("authorization.k8s.io", "selfsubjectrulesreviews"),
+        ("authentication.k8s.io", "selfsubjectreviews"),
+    }
+)
+
+
+def _manager(request: web.Request) -> str:
+    return request.query.get("fieldManager") or manager_from_user_agent(
         request.headers.get("User-Agent")
     )
+
+
+def record_review(request: web.Request, rt: ResourceType, body: Obj) -> list[Obj] | None:
+    """The managedFields kube's create handler gives a review (an Update of what the
+    request set), set in ``body`` and returned (None when the answer is a new object)."""
+    if (rt.group, rt.resource) in _NEW_OBJECT_REVIEWS:
+        return None
     sent = detach(body)
-    Tracker(rt, "", _registry(request)).update(None, body, sent, manager)
+    Tracker(rt, "", _registry(request)).update(None, body, sent, _manager(request))
     entries = (body.get("metadata") or {}).get("managedFields")
     return entries if isinstance(entries, list) else None
+
+
+def record_subresource(
+    request: web.Request, rt: ResourceType, subresource: str, body: Obj, result: Any
+) -> None:
+    """A create on a subresource (``serviceaccounts/token``): kube records what the request
+    set, as an Update with the subresource, and answers with it."""
+    body = copy.deepcopy(body)
+    api_version, kind = body.get("apiVersion"), body.get("kind")
+    if not isinstance(result, dict) or not isinstance(api_version, str) or not kind:
+        return
+    tracker = Tracker(rt, subresource, _registry(request), (api_version, str(kind)))
+    tracker.update(None, body, detach(body), _manager(request))
+    entries = (body.get("metadata") or {}).get("managedFields")
+    if entries:
+        meta = result.setdefault("metadata", {})
+        if isinstance(meta, dict):
+            meta["managedFields"] = entries
 
 
 def keep_timestamps(old: Obj, new: Obj) -> None:

@@ -747,6 +747,7 @@ class Writes:
             request, ctx, "CREATE", rt, sub, target.namespace, target.name, body, None, dry_run
         )
         result = await handler(request, ctx, target.namespace, target.name, body)
+        managed_fields.record_subresource(request, rt, sub, body, result)
         return json_response(result, 201)
 
     async def _bind(

@@ -539,6 +539,43 @@ def test_reviews_carry_the_managed_fields_of_their_request(apiserver: APIServer)
         "f:user": {},
     }
     assert managed(review) == [entry("rev", {"f:spec": spec}, "Update", "authorization.k8s.io/v1")]
+    # A rules review answers a new object: no managedFields.
+    rules = ok(
+        apiserver.request(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectRulesReview",
+                "spec": {"namespace": "default"},
+            },
+        ),
+        201,
+    )
+    assert "managedFields" not in rules["metadata"]
+    # A TokenRequest is recorded with its subresource.
+    apiserver.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa1"}})
+    token = ok(
+        apiserver.request(
+            "POST",
+            "/api/v1/namespaces/default/serviceaccounts/sa1/token",
+            {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"audiences": ["x"], "expirationSeconds": 3600},
+            },
+        ),
+        201,
+    )
+    assert managed(token) == [
+        entry(
+            "unknown",
+            {"f:spec": {"f:audiences": {}, "f:expirationSeconds": {}}},
+            "Update",
+            "authentication.k8s.io/v1",
+            subresource="token",
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- clients
