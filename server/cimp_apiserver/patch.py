@@ -1,12 +1,13 @@
-"""The four PATCH flavours kube-apiserver accepts, as pure functions on JSON values.
+"""Three of the four PATCH flavours kube-apiserver accepts, as pure functions on JSON values.
 
 * JSON merge patch (RFC 7386);
 * JSON patch (RFC 6902) with JSON pointers (RFC 6901);
 * strategic merge patch: merge patch plus kube's per-field list strategies (merge by key,
   merge primitive lists) and the ``$patch``, ``$retainKeys``, ``$deleteFromPrimitiveList``
-  and ``$setElementOrder`` directives, for the built-in fields this server serves;
-* server-side apply, approximated as a strategic merge of the applied configuration (no
-  managedFields, so no conflicts and no removal of fields a manager stopped applying).
+  and ``$setElementOrder`` directives, for the built-in fields this server serves.
+
+The fourth, server-side apply, tracks field ownership: :mod:`.managed_fields` (with
+:mod:`.structured_merge` and :mod:`.fieldpath`).
 
 Errors raise :class:`PatchError` carrying the HTTP code kube uses for that failure.
 """
