@@ -10,15 +10,31 @@ server is needed.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
-from cimp_apiserver.podsecurity import Policy, Violation, evaluate, policy_to_evaluate
+from cimp_apiserver.context import RequestContext
+from cimp_apiserver.hooks import Admission
+from cimp_apiserver.podsecurity import (
+    Exemptions,
+    PodSecurity,
+    Policy,
+    Violation,
+    evaluate,
+    policy_to_evaluate,
+)
 from cimp_apiserver.podsecurity.api import LevelVersion, Version
-from cimp_apiserver.podsecurity.warnings import recorded_headers
+from cimp_apiserver.podsecurity.warnings import queued_warnings, recorded_headers
+from cimp_apiserver.resources import ResourceType
+from cimp_apiserver.status import StatusError
+from cimp_apiserver.storage import MemoryStore
+from constrained_impersonation.identity import Identity
+from constrained_impersonation.resolver import RequestInfo
 
 APIServer = Any
 L = "pod-security.kubernetes.io/"
@@ -468,4 +484,65 @@ def test_a_volume_without_a_source_is_an_empty_dir() -> None:
     violations = evaluate(lv("restricted:latest"), {}, spec)
     assert [v for v in violations if v.reason == "restricted volume types"] == [
         Violation("restricted volume types", 'volume "n" uses restricted volume type "nfs"')
+    ]
+
+
+def _admission(
+    store: MemoryStore, resource: str, obj: dict[str, Any], user: str = "alice", old: Any = None
+) -> Admission:
+    rt = ResourceType("", "v1", resource, resource.title()[:-1], resource == "pods")
+    namespace = obj["metadata"].get("namespace", "")
+    ctx = RequestContext(RequestInfo(True, "/", "create"), user=Identity(user))
+    operation = "UPDATE" if old is not None else "CREATE"
+    name = obj["metadata"]["name"]
+    if resource == "namespaces":
+        namespace = name if old is not None else ""
+    request = make_mocked_request("POST", "/")
+    return Admission(request, ctx, operation, rt, "", namespace, name, obj, old, False)
+
+
+def _namespace(name: str, **labels: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": {L + k: v for k, v in labels.items()}}}
+
+
+def test_exemptions_by_namespace_user_and_runtime_class() -> None:
+    store = MemoryStore()
+    for name in ("exempt", "strict"):
+        store.create("", "namespaces", _namespace(name, enforce="restricted"))
+    plugin = PodSecurity(
+        store,
+        Exemptions(
+            usernames=frozenset({"ci-bot"}),
+            namespaces=frozenset({"exempt"}),
+            runtime_classes=frozenset({"kata"}),
+        ),
+    )
+
+    def admit(namespace: str, user: str = "alice", **spec: Any) -> dict[str, str]:
+        pod = {
+            "metadata": {"name": "p", "namespace": namespace},
+            "spec": {"containers": [{"name": "c", "image": "i"}], **spec},
+        }
+        adm = _admission(store, "pods", pod, user)
+        asyncio.run(plugin(adm))
+        return adm.ctx.annotations
+
+    assert admit("exempt") == {L + "exempt": "namespace"}
+    assert admit("strict", user="ci-bot") == {L + "exempt": "user"}
+    assert admit("strict", runtimeClassName="kata") == {L + "exempt": "runtimeClass"}
+    with pytest.raises(StatusError) as refused:
+        admit("strict", runtimeClassName="runc")
+    assert refused.value.code == 403
+
+
+def test_labelling_an_exempt_namespace_warns_that_the_policy_is_ignored() -> None:
+    store = MemoryStore()
+    plugin = PodSecurity(store, Exemptions(namespaces=frozenset({"exempt"})))
+    old = _namespace("exempt")
+    new = _namespace("exempt", enforce="baseline", warn="restricted", **{"audit-version": "v1.2"})
+    adm = _admission(store, "namespaces", new, old=old)
+    asyncio.run(plugin(adm))
+    assert queued_warnings(adm.request) == [
+        'namespace "exempt" is exempt from Pod Security, and the policy '
+        "(enforce=baseline:latest, warn=restricted:latest) will be ignored"
     ]

@@ -13,7 +13,7 @@ import re
 
 from aiohttp import web
 
-__all__ = ["add_warning", "recorded_headers", "write_warnings"]
+__all__ = ["add_warning", "queued_warnings", "recorded_headers", "write_warnings"]
 
 _WARNINGS: web.RequestKey[list[str]] = web.RequestKey("cimp.podsecurity.warnings", list)
 _TOTAL_RUNES = 4 * 1024
@@ -26,6 +26,11 @@ def add_warning(request: web.Request, text: str) -> None:
     """Queue ``text`` for this request's response."""
     if text:
         request.setdefault(_WARNINGS, []).append(text)
+
+
+def queued_warnings(request: web.Request) -> list[str]:
+    """What was queued for this request so far."""
+    return list(request.get(_WARNINGS, []))
 
 
 def _header(text: str) -> str | None:
