@@ -41,6 +41,7 @@ NAMESPACES = {
         L + "warn-version": "latest",
     },
     "psa-audit": {L + "audit": "baseline", L + "audit-version": "v1.0"},
+    "psa-templates": {L + "warn": "baseline", L + "audit": "baseline"},
 }
 
 
@@ -367,6 +368,70 @@ def test_a_pod_template_is_audited(server: APIServer) -> None:
         L + "audit-violations": 'would violate PodSecurity "baseline:v1.0": host namespaces '
         '(hostNetwork=true), hostPath volumes (volume "h")'
     }
+
+
+HOST_PID = {
+    "metadata": {"labels": {"a": "b"}},
+    "spec": {"hostPID": True, "containers": [{"name": "c", "image": "busybox"}]},
+}
+# Every built-in resource with a pod template, where the template is.
+WORKLOADS = {
+    ("v1", "ReplicationController", "replicationcontrollers"): {
+        "spec": {"selector": {"a": "b"}, "template": HOST_PID}
+    },
+    ("v1", "PodTemplate", "podtemplates"): {"template": HOST_PID},
+    ("apps/v1", "Deployment", "deployments"): {
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": HOST_PID}
+    },
+    ("apps/v1", "ReplicaSet", "replicasets"): {
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": HOST_PID}
+    },
+    ("apps/v1", "StatefulSet", "statefulsets"): {
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "serviceName": "s", "template": HOST_PID}
+    },
+    ("batch/v1", "Job", "jobs"): {
+        "spec": {"template": {**HOST_PID, "spec": {**HOST_PID["spec"], "restartPolicy": "Never"}}}
+    },
+    ("batch/v1", "CronJob", "cronjobs"): {
+        "spec": {
+            "schedule": "* * * * *",
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        **HOST_PID,
+                        "spec": {**HOST_PID["spec"], "restartPolicy": "Never"},
+                    }
+                }
+            },
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("workload", sorted(WORKLOADS), ids=lambda w: w[1])
+def test_every_workload_template_is_warned_about_and_audited(
+    server: APIServer, workload: tuple[str, str, str]
+) -> None:
+    api_version, kind, resource = workload
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    _, listing = server.request("GET", prefix)
+    if kind not in {r["kind"] for r in (listing or {}).get("resources", [])}:
+        pytest.skip(f"this server serves no {kind} yet")
+    body = {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": "w"},
+        **WORKLOADS[workload],
+    }
+    path = f"{prefix}/namespaces/psa-templates/{resource}"
+    code, created, warnings = send(server, "POST", path, body)
+    violation = 'would violate PodSecurity "baseline:latest": host namespaces (hostPID=true)'
+    assert (code, warnings) == (201, [violation]), created
+    assert psa_annotations(server, path, "create") == {L + "audit-violations": violation}
+    if resource != "podtemplates":  # a subresource write (status, scale) is not evaluated
+        code, _, warnings = send(server, "PUT", f"{path}/w/status", created)
+        assert (code, warnings) == (200, [])
+        assert psa_annotations(server, f"{path}/w/status", "update") == {}
 
 
 # ------------------------------------------------------------------------------- namespaces
