@@ -92,6 +92,8 @@ def resolve_target(ctx: RequestContext, registry: Registry = resources.DEFAULT) 
     if rt.namespaced and not scoped and name:
         raise page_not_found()
     if sub and sub not in rt.subresources:
+        if strategy_of(rt) is not None:  # custom resources: the object is "not found"
+            raise not_found(rt.resource, name, rt.group)
         raise page_not_found()
     return Target(rt, info.namespace if scoped else "", name, sub, scoped)
 

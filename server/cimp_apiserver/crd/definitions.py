@@ -24,6 +24,7 @@ from ..storage import Record, now_rfc3339
 from ..strategy import Cause
 from .errors import causes
 from .model import Definition, apply_v1_defaults
+from .served import require_resource_version
 from .tables import crd_table
 from .validation import validate_create, validate_update
 
@@ -126,6 +127,7 @@ class DefinitionStrategy:
 
     def prepare_update(self, rt: ResourceType, obj: Obj, old: Obj) -> None:
         meta, old_meta = _meta(obj), old.get("metadata") or {}
+        require_resource_version(rt, meta)
         for name in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
             if name in old_meta:
                 meta[name] = old_meta[name]
@@ -144,6 +146,7 @@ class DefinitionStrategy:
             stored_versions.append(stored)
 
     def prepare_status_update(self, rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+        require_resource_version(rt, _meta(obj))
         out = copy.deepcopy(obj)
         out["spec"] = copy.deepcopy(old.get("spec"))
         meta, old_meta = _meta(out), old.get("metadata") or {}

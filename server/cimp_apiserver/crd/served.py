@@ -170,6 +170,24 @@ def build(crd: Definition, rv: int) -> tuple[Served, list[CustomResourceType]]:
     return served, types
 
 
+def require_resource_version(rt: ResourceType, meta: Obj) -> None:
+    """Custom resources and CRDs refuse unconditional updates (kube's
+    ``AllowUnconditionalUpdate`` is false for them)."""
+    if not meta.get("resourceVersion"):
+        raise invalid(
+            rt.resource,
+            str(meta.get("name") or ""),
+            rt.group,
+            [
+                (
+                    "metadata.resourceVersion",
+                    "FieldValueInvalid",
+                    "Invalid value: 0: must be specified for an update",
+                )
+            ],
+        )
+
+
 def _meta(obj: Obj) -> Obj:
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
@@ -277,6 +295,7 @@ class CustomResourceStrategy:
 
     def prepare_update(self, rt: ResourceType, obj: Obj, old: Obj) -> None:
         meta, old_meta = _meta(obj), old.get("metadata") or {}
+        require_resource_version(rt, meta)
         for name in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
             if name in old_meta:
                 meta[name] = old_meta[name]
@@ -295,6 +314,7 @@ class CustomResourceStrategy:
         meta["generation"] = generation
 
     def prepare_status_update(self, rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+        require_resource_version(rt, _meta(obj))
         out = copy.deepcopy(old)
         if "status" in obj:
             out["status"] = obj["status"]
@@ -434,19 +454,6 @@ class CustomResourceStrategy:
             raise bad_request(
                 'Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal '
                 f"{_json_kind(replicas)} into Go struct field ScaleSpec.spec.replicas of type int32"
-            )
-        if replicas < 0:
-            raise invalid(
-                "Scale",
-                name,
-                "autoscaling",
-                [
-                    (
-                        "spec.replicas",
-                        "FieldValueInvalid",
-                        f"Invalid value: {replicas}: must be greater than or equal to 0",
-                    )
-                ],
             )
         wanted_rv = (wanted.get("metadata") or {}).get("resourceVersion")
         if wanted_rv and str(wanted_rv) != str(record.rv):
