@@ -31,10 +31,13 @@ Retries stop after ``attempts`` attempts, or when the next wait would end past `
 seconds after the first attempt: then the last answer (or error) is returned as is.
 Watches are not retried here: their callers (``watch.Watch``, informers) own the resume logic.
 
-The decisions are pure (:meth:`RetryPolicy.retry_wait`, :meth:`TokenBucket.reserve`): the
-request core (``_core``) asks them once per attempt, and the sync and asyncio transports do the
-waiting with the ``sleep`` or ``async_sleep`` given here. So both transports retry by the same
-rules, and a request that succeeds at its first attempt costs one clock read.
+The backoff and the stop rule are tenacity's strategies (``wait_exponential``,
+``stop_after_attempt | stop_before_delay``) evaluated on a ``RetryCallState``: tenacity
+decides, without driving the calls. The decisions are pure (:meth:`RetryPolicy.retry_wait`,
+:meth:`TokenBucket.reserve`): the request core (``_core``) asks them once per attempt, and the
+sync and asyncio transports do the waiting with the ``sleep`` or ``async_sleep`` given here. So
+both transports retry by the same rules, and a request that succeeds at its first attempt costs
+one clock read.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
+
+from tenacity import RetryCallState, stop_after_attempt, stop_before_delay, wait_exponential
 
 from .settings import Settings
 
@@ -136,10 +141,19 @@ class RetryPolicy:
             return True
         return kind is ErrorKind.RESET and method in IDEMPOTENT_METHODS
 
+    def _state(self, attempt: int, started: float, wait: float) -> RetryCallState:
+        """tenacity's view of a request after attempt ``attempt`` (counted from 1)."""
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = attempt
+        state.start_time = started
+        state.outcome_timestamp = self.clock()
+        state.upcoming_sleep = wait
+        return state
+
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**(attempt-1)))."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2.0 ** min(attempt - 1, 30)))
-        return self.jitter() * ceiling
+        ceiling = wait_exponential(multiplier=self.backoff_base, max=self.backoff_max)
+        return self.jitter() * ceiling(self._state(attempt, 0.0, 0.0))
 
     # ------------------------------------------------------------------ deciding
 
@@ -169,9 +183,8 @@ class RetryPolicy:
                 return None
             after = parse_retry_after(retry_after)
             wait = after if after is not None else self.backoff(attempt)
-        if attempt >= self.attempts or self.clock() - started + wait > self.deadline:
-            return None
-        return wait
+        stop = stop_after_attempt(self.attempts) | stop_before_delay(self.deadline)
+        return None if stop(self._state(attempt, started, wait)) else wait
 
 
 class TokenBucket:
