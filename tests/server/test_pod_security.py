@@ -555,3 +555,20 @@ def test_kubectl_shows_the_warning(server: APIServer) -> None:
         'Warning: would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)'
     ]
     assert done.stdout.strip() == "pod/kubectl-warned created"
+
+
+def test_an_ephemeral_container_is_checked_like_any_other(server: APIServer) -> None:
+    code, created, _ = create(server, "psa-baseline", pod("debugged"))
+    assert code == 201
+    path = "/api/v1/namespaces/psa-baseline/pods/debugged/ephemeralcontainers"
+    debug = {"name": "dbg", "image": "busybox", "securityContext": {"privileged": True}}
+    created["spec"]["ephemeralContainers"] = [debug]
+    code, status, _ = send(server, "PUT", path, created)
+    if code == 405:
+        pytest.skip("this server does not write pods/ephemeralcontainers yet")
+    assert code == 403
+    assert status["message"] == (
+        'pods "debugged" is forbidden: violates PodSecurity "baseline:latest": '
+        'privileged (container "dbg" must not set securityContext.privileged=true)'
+    )
+    assert psa_annotations(server, path, "update") == {L + "enforce-policy": "baseline:latest"}
