@@ -163,8 +163,9 @@ def api_resource_list(
 
 
 def _kind_ref(rt: ResourceType, group: str, version: str, kind: str) -> dict[str, str]:
-    """A ``responseKind``: kube leaves group and version empty when they are the resource's."""
-    if (group, version) == (rt.group, rt.version):
+    """A ``responseKind``: kube leaves group and version empty when they are the resource's
+    (not for custom resources, whose discovery apiextensions writes)."""
+    if (group, version) == (rt.group, rt.version) and rt.builtin:
         group = version = ""
     return {"group": group, "version": version, "kind": kind}
 

@@ -326,6 +326,11 @@ class CustomResourceStrategy:
 
     def validate(self, rt: ResourceType, obj: Obj, old: Obj | None = None) -> list[Cause]:
         errors = self.field_errors(rt, obj, old)
+        kind = obj.get("kind")
+        if errors and isinstance(kind, str) and kind and kind != rt.kind:
+            # kube names the kind the object claims (Gadget.example.com "x" is invalid).
+            name = str(_meta(obj).get("name") or "")
+            raise invalid(kind, name, rt.group, causes(errors))
         if errors:
             return causes(errors)
         self._to_storage(rt, obj)
