@@ -14,11 +14,13 @@ each, loaded lazily by the server) plus the test fixture
     kinds) and the legacy ones (``storageVersionHash``); per listable resource the field labels
     its ``fieldSelector`` accepts (candidates from the Go source of k8s.io/kubernetes, each
     confirmed by a list against the real server) with kube's error text for the others, and the
-    ``Table`` column definitions kube prints it with.
+    ``Table`` column definitions kube prints it with; ``generation`` where the resource's
+    registry strategy keeps ``metadata.generation`` (its Go source says so).
 ``types.json``
     Per schema (OpenAPI v3 component): each field's JSON type, the Go type kube names in
-    ``cannot unmarshal`` errors (from the Go struct fields in the k8s.io/api module cache),
-    and the ``x-kubernetes-*`` list/map/patch markers; per apiVersion/kind its schema.
+    ``cannot unmarshal`` errors and how Go's JSON encoder writes it (pointer, ``omitempty``,
+    ``omitzero``: from the Go struct fields in the k8s.io/api module cache), and the
+    ``x-kubernetes-*`` list/map/patch markers; per apiVersion/kind its schema.
 ``proto.json``
     Protobuf field numbers, wire types and JSON names per message, read from the
     ``generated.proto`` files of k8s.io/api, apimachinery, apiextensions-apiserver and
@@ -230,6 +232,30 @@ CANDIDATES: set[str] = set()
 # --------------------------------------------------------------------------- resources
 
 
+def generation_kinds() -> set[tuple[str, str]]:
+    """``(group's first label, kind in lower case)`` of the resources whose registry strategy
+    sets ``metadata.generation`` (``Generation = 1`` in PrepareForCreate)."""
+    found: set[tuple[str, str]] = set()
+    roots = [
+        KUBERNETES / "pkg" / "registry",
+        MOD / f"apiextensions-apiserver@{STAGING}" / "pkg" / "registry",
+        MOD / f"kube-aggregator@{STAGING}" / "pkg" / "registry",
+    ]
+    for root in roots:
+        for path in root.glob("**/strategy.go"):
+            if "Generation = 1" in path.read_text():
+                group_dir = path.parent.parent.name
+                if root.parent.name == "pkg" and root.parent.parent.name.startswith(
+                    "apiextensions"
+                ):
+                    group_dir = "apiextensions"
+                found.add((group_dir, path.parent.name))
+    return found
+
+
+GENERATION: set[tuple[str, str]] = set()
+
+
 def _kind_ref(ref: dict[str, str], group: str, version: str) -> list[str]:
     return [ref.get("group") or group, ref.get("version") or version, ref["kind"]]
 
@@ -259,6 +285,10 @@ def build_resources(
                 for key in ("shortNames", "categories"):
                     if res.get(key):
                         out[key] = res[key]
+                if "kind" in out:
+                    first = group.split(".")[0] if group else "core"
+                    if (first, out["kind"][2].lower()) in GENERATION:
+                        out["generation"] = True
                 svh = legacy.get(name, {}).get("storageVersionHash")
                 if svh:
                     out["storageVersionHash"] = svh
@@ -392,7 +422,8 @@ class GoPackage:
                 "json": json_name,
                 "go": self.render(go_type, aliases),
                 "pointer": go_type.startswith("*"),
-                "omitempty": "omitempty" in options or "omitzero" in options,
+                "omitempty": "omitempty" in options,
+                "omitzero": "omitzero" in options,
                 "inline": inline,
                 "number": number,
                 "proto": proto_name,
@@ -449,6 +480,33 @@ def go_struct(component: str) -> dict[str, dict[str, Any]]:
     return package.structs.get(component.rpartition(".")[2], {})
 
 
+def go_json_fields(component: str, depth: int = 0) -> dict[str, dict[str, Any]]:
+    """The Go fields of a struct by JSON name, with inline (embedded) structs' fields in line,
+    as encoding/json sees them."""
+    out: dict[str, dict[str, Any]] = {}
+    prefix = component.rpartition(".")[0]
+    package = go_package(component)
+    for key, info in go_struct(component).items():
+        if not info["inline"]:
+            out[key] = info
+            continue
+        alias, _, name = info["go"].partition(".")
+        if package is not None and alias == package.name and depth < 4:
+            for inner_key, inner in go_json_fields(f"{prefix}.{name}", depth + 1).items():
+                out.setdefault(inner_key, inner)
+    return out
+
+
+def go_flags(info: dict[str, Any]) -> str:
+    """How encoding/json writes a field: ``p`` a pointer (absent when nil), ``o`` omitempty,
+    ``z`` omitzero; none: always written, as its zero value when unset."""
+    return (
+        ("p" if info.get("pointer") else "")
+        + ("o" if info.get("omitempty") else "")
+        + ("z" if info.get("omitzero") else "")
+    )
+
+
 def schema_type(schema: dict[str, Any]) -> str:
     ref = _ref_of(schema)
     if ref is not None:
@@ -492,12 +550,12 @@ def build_types(schemas: dict[str, Any], gvk_index: dict[str, str]) -> dict[str,
     for name, schema in sorted(schemas.items()):
         if name in SPECIAL or schema.get("type") != "object" or "properties" not in schema:
             continue
-        go = go_struct(name)
+        go = go_json_fields(name)
         fields: dict[str, Any] = {}
         for prop, sub in sorted(schema["properties"].items()):
             typ = schema_type(sub)
-            go_type = (go.get(prop) or {}).get("go") or _go_default(typ)
-            entry: list[Any] = [typ, go_type]
+            info = go.get(prop) or {"omitempty": True}  # unknown to Go: never filled in
+            entry: list[Any] = [typ, info.get("go") or _go_default(typ), go_flags(info)]
             markers = {k.removeprefix("x-kubernetes-"): sub[k] for k in _MARKERS if k in sub}
             if markers:
                 entry.append(markers)
@@ -579,7 +637,7 @@ def _proto_field(
     flags = ""
     if info.get("pointer"):
         flags += "p"
-    if info.get("omitempty"):
+    if info.get("omitempty") or info.get("omitzero"):
         flags += "o"
     if info.get("inline"):
         flags += "i"
@@ -606,6 +664,7 @@ def main() -> int:
     parser.parse_args()
     started = time.monotonic()
     CANDIDATES.update(label_candidates())
+    GENERATION.update(generation_kinds())
     with KubeAPIServer() as server:
         cap = Capture(server)
         docs = capture_discovery(cap)

@@ -14,14 +14,16 @@ import copy
 import json
 import re
 import secrets
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from constrained_impersonation.identity import is_dns1123_label, is_dns1123_subdomain
 
+from . import defaults, services
 from .resources import ResourceType
 from .status import quote
-from .storage import now_rfc3339
+from .storage import Store, now_rfc3339
 from .strategy import strategy_of
 
 __all__ = [
@@ -225,133 +227,171 @@ def _meta_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
 # --------------------------------------------------------------------------- defaults
 
 
-def _image_pull_policy(image: str) -> str:
-    tail = image.rsplit("/", 1)[-1]
-    if "@" in tail:
-        return "IfNotPresent"
-    if ":" not in tail or tail.endswith(":latest"):
-        return "Always"
-    return "IfNotPresent"
+_DEFAULT_TOLERATIONS = (
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+)
 
 
-def default_pod_spec(spec: Obj) -> None:
-    """The defaults kube's scheme (and the ServiceAccount admission) put in every pod spec."""
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("securityContext", {})
-    spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("enableServiceLinks", True)
-    if not spec.get("hostNetwork"):
-        spec.pop("hostNetwork", None)
-    for field in ("containers", "initContainers"):
-        for container in spec.get(field) or ():
-            if not isinstance(container, dict):
-                continue
-            container.setdefault("terminationMessagePath", "/dev/termination-log")
-            container.setdefault("terminationMessagePolicy", "File")
-            image = container.get("image")
-            if isinstance(image, str) and image:
-                container.setdefault("imagePullPolicy", _image_pull_policy(image))
-            container.setdefault("resources", {})
-            for port in container.get("ports") or ():
-                if isinstance(port, dict):
-                    port.setdefault("protocol", "TCP")
-    for volume in spec.get("volumes") or ():  # a volume with no source is an emptyDir
-        if isinstance(volume, dict) and all(v is None for k, v in volume.items() if k != "name"):
-            volume["emptyDir"] = {}
+def _admit_pod(meta: Obj, spec: Obj) -> None:
+    """What kube's default admission plugins write into a new pod: a service account
+    (ServiceAccount), priority and preemption policy (Priority), and NoExecute tolerations for
+    unready and unreachable nodes (DefaultTolerationSeconds)."""
+    annotations = meta.get("annotations")
+    mirror = isinstance(annotations, dict) and MIRROR_POD_ANNOTATION in annotations
+    if not spec.get("serviceAccountName") and (spec.get("serviceAccount") or not mirror):
+        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+    if spec.get("serviceAccountName"):
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    tolerations = spec.get("tolerations")
+    if tolerations is None or isinstance(tolerations, list):
+        tolerations = list(tolerations or [])
+        for default in _DEFAULT_TOLERATIONS:
+            covered = any(
+                isinstance(t, dict)
+                and t.get("effect") in ("", None, "NoExecute")
+                and (
+                    t.get("key") == default["key"]
+                    or (not t.get("key") and t.get("operator") == "Exists")
+                )
+                for t in tolerations
+            )
+            if not covered:
+                tolerations.append(dict(default))
+        spec["tolerations"] = tolerations
 
 
-def _default_host_ports(spec: Obj) -> None:
-    """On a Pod (not a template) with hostNetwork, each port's hostPort defaults to its
-    containerPort (kube's ``SetDefaults_Pod``; Pod Security then sees the hostPort)."""
-    if spec.get("hostNetwork") is not True:
-        return
-    for field in ("containers", "initContainers"):
-        for container in spec.get(field) or ():
-            ports = container.get("ports") if isinstance(container, dict) else None
-            for port in ports or ():
-                if isinstance(port, dict) and port.get("containerPort"):
-                    port["hostPort"] = port.get("hostPort") or port["containerPort"]
+def _qos_class(spec: Any) -> str:
+    """kube's ``GetPodQOS``: Guaranteed when every container limits cpu and memory at what it
+    requests, BestEffort when none asks for anything, else Burstable."""
+    containers = [
+        c
+        for field in ("containers", "initContainers")
+        for c in ((spec.get(field) if isinstance(spec, dict) else None) or ())
+        if isinstance(c, dict)
+    ]
+    any_set, guaranteed = False, True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests = resources.get("requests") or {}
+        limits = resources.get("limits") or {}
+        relevant = {"cpu", "memory"}
+        if any(k in relevant or k.startswith("hugepages-") for k in {*requests, *limits}):
+            any_set = True
+        for name in relevant:
+            if name not in limits or requests.get(name, limits[name]) != limits[name]:
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
 
 
-def _default(rt: ResourceType, obj: Obj) -> None:
+def _create_strategy(rt: ResourceType, obj: Obj, store: Store | None) -> None:
+    """What kube's registry strategies do on create beyond defaulting (PrepareForCreate)."""
     meta = _meta(obj)
     key = (rt.group, rt.resource)
+    if rt.builtin and "status" in rt.subresources and key != ("", "nodes"):
+        obj["status"] = {}  # a new object's status is the controllers' to write
     if key == ("", "namespaces"):
-        labels = dict(meta.get("labels") or {})
-        labels[NAMESPACE_NAME_LABEL] = meta.get("name", "")
-        meta["labels"] = labels
         spec = obj.setdefault("spec", {})
-        if isinstance(spec, dict):
-            spec.setdefault("finalizers", ["kubernetes"])
-        status = obj.setdefault("status", {})
-        if isinstance(status, dict):
-            status.setdefault("phase", "Active")
+        if isinstance(spec, dict) and not spec.get("finalizers"):
+            spec["finalizers"] = ["kubernetes"]
     elif key == ("", "pods"):
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
-            default_pod_spec(spec)
-            _default_host_ports(spec)
-            # The ServiceAccount admission gives every pod but a mirror pod an account;
-            # ``serviceAccount`` is the deprecated alias of ``serviceAccountName``.
-            annotations = meta.get("annotations")
-            mirror = isinstance(annotations, dict) and MIRROR_POD_ANNOTATION in annotations
-            if not spec.get("serviceAccountName") and (spec.get("serviceAccount") or not mirror):
-                spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
-            if spec.get("serviceAccountName"):
-                spec.setdefault("serviceAccount", spec["serviceAccountName"])
-            spec.setdefault("priority", 0)
-        status = obj.setdefault("status", {})
-        if isinstance(status, dict):
-            status.setdefault("phase", "Pending")
-            status.setdefault("qosClass", "BestEffort")
+            _admit_pod(meta, spec)
+        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
+    elif key == ("", "nodes"):
+        spec = obj.setdefault("spec", {})
+        taints = spec.get("taints") if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and (taints is None or isinstance(taints, list)):
+            not_ready = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+            if not any(
+                isinstance(t, dict) and t.get("key") == not_ready["key"] for t in taints or ()
+            ):
+                spec["taints"] = [*(taints or []), not_ready]  # TaintNodesByCondition
     elif key == ("", "secrets"):
-        obj.setdefault("type", "Opaque")
         string_data = obj.pop("stringData", None)
         if isinstance(string_data, dict) and string_data:
             data = dict(obj.get("data") or {})
             for k, v in string_data.items():
                 data[k] = base64.b64encode(str(v).encode()).decode()
             obj["data"] = data
+    elif key == ("", "persistentvolumes"):
+        obj["status"] = {"phase": "Pending", "lastPhaseTransitionTime": now_rfc3339()}
+    elif key == ("", "services"):
+        services.allocate(obj, store)
+    elif key == ("batch", "jobs"):
+        _job_selector(meta, obj)
     elif key == ("apps", "daemonsets"):
-        spec = obj.setdefault("spec", {})
-        if isinstance(spec, dict):
-            strategy = spec.setdefault("updateStrategy", {})
-            if isinstance(strategy, dict):
-                strategy.setdefault("type", "RollingUpdate")
-                if strategy["type"] == "RollingUpdate":
-                    rolling = strategy.setdefault("rollingUpdate", {})
-                    if isinstance(rolling, dict):
-                        rolling.setdefault("maxUnavailable", 1)
-                        rolling.setdefault("maxSurge", 0)
-            spec.setdefault("revisionHistoryLimit", 10)
-            template = spec.get("template")
-            if isinstance(template, dict):
-                template.setdefault("metadata", {})
-                if isinstance(template.get("spec"), dict):
-                    default_pod_spec(template["spec"])
-        status = obj.setdefault("status", {})
-        if isinstance(status, dict):
-            for field in (
-                "currentNumberScheduled",
-                "numberMisscheduled",
-                "desiredNumberScheduled",
-                "numberReady",
-            ):
-                status.setdefault(field, 0)
+        annotations = meta.setdefault("annotations", {})
+        if isinstance(annotations, dict):
+            annotations["deprecated.daemonset.template.generation"] = "1"
+    elif key == ("", "persistentvolumeclaims"):
+        finalizers = list(meta.get("finalizers") or [])
+        if "kubernetes.io/pvc-protection" not in finalizers:  # StorageObjectInUseProtection
+            meta["finalizers"] = [*finalizers, "kubernetes.io/pvc-protection"]
+    if key == ("", "persistentvolumes"):
+        finalizers = list(meta.get("finalizers") or [])
+        if "kubernetes.io/pv-protection" not in finalizers:
+            meta["finalizers"] = [*finalizers, "kubernetes.io/pv-protection"]
+
+
+def _job_selector(meta: Obj, obj: Obj) -> None:
+    """kube's ``generateSelector``: a Job's pods carry its uid and name, and its selector
+    matches the uid (unless the user chose ``manualSelector``)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector") is True:
+        return
+    template = spec.setdefault("template", {})
+    if not isinstance(template, dict):
+        return
+    template_meta = template.setdefault("metadata", {})
+    if not isinstance(template_meta, dict):
+        return
+    labels = template_meta.setdefault("labels", {})
+    if not isinstance(labels, dict):
+        return
+    name, uid = str(meta.get("name") or ""), str(meta.get("uid") or "")
+    for label in ("job-name", "batch.kubernetes.io/job-name"):
+        labels.setdefault(label, name)
+    for label in ("controller-uid", "batch.kubernetes.io/controller-uid"):
+        labels.setdefault(label, uid)
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        selector = spec["selector"] = {}
+    match = selector.setdefault("matchLabels", {})
+    if isinstance(match, dict):
+        match.setdefault("batch.kubernetes.io/controller-uid", uid)
 
 
 # --------------------------------------------------------------------------- strategies
 
-# Resources whose main endpoint ignores status (it has its own subresource).
-_STATUS_SPLIT = {("", "pods"), ("", "nodes"), ("", "namespaces"), ("apps", "daemonsets")}
 # A pod the kubelet created from a static manifest (kube's ``MirrorPodAnnotationKey``).
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
-# Status writes of these keep metadata changes (labels, annotations).
+# Status writes of these keep the new labels and annotations but nothing else of metadata.
 _STATUS_KEEPS_METADATA = {("", "pods"), ("", "nodes")}
-# Resources whose metadata.generation counts spec changes.
-_GENERATION = {("", "pods"), ("apps", "daemonsets"), ("kubevirt.io", "virtualmachineinstances")}
+# Status writes of these may not change labels (their status strategies reset them).
+_STATUS_KEEPS_LABELS = {
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+}
+# Custom resources the server keeps a generation for (KubeVirt's stand-in).
+_CUSTOM_GENERATION = {("kubevirt.io", "virtualmachineinstances")}
 # kube answers DELETE of these with the object rather than a Status.
 _RETURN_DELETED = {("", "pods"), ("", "namespaces")}
 _SYSTEM_META = (
@@ -370,22 +410,43 @@ def returns_deleted_object(rt: ResourceType) -> bool:
     return (rt.group, rt.resource) in _RETURN_DELETED
 
 
+def _keeps_generation(rt: ResourceType) -> bool:
+    return rt.generation or (rt.group, rt.resource) in _CUSTOM_GENERATION
+
+
+def _status_split(rt: ResourceType) -> bool:
+    """Whether the main endpoint ignores status (it has a ``status`` subresource)."""
+    return "status" in rt.subresources
+
+
 def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
 
-def prepare_create(rt: ResourceType, obj: Obj) -> None:
-    """Reset system fields and apply defaults (in place), as kube's BeforeCreate does."""
+def _finish(rt: ResourceType, obj: Obj) -> None:
+    """Defaults as kube applies them again when it reads the stored object, and the fields
+    Go's JSON encoder writes although unset."""
+    defaults.apply_defaults(rt.api_version, rt.kind, obj)
+    defaults.go_view(rt.api_version, rt.kind, obj)
+
+
+def prepare_create(rt: ResourceType, obj: Obj, store: Store | None = None) -> None:
+    """Reset system fields, default, and apply the create strategy (in place), as kube's
+    decoding and BeforeCreate do. ``store``: for what a create allocates (Service IPs)."""
     if (strategy := strategy_of(rt)) is not None:
         strategy.prepare_create(rt, obj)
         return
+    defaults.apply_defaults(rt.api_version, rt.kind, obj)
     meta = _meta(obj)
     for field in _SYSTEM_META:
         meta.pop(field, None)
     meta["creationTimestamp"] = now_rfc3339()
-    if (rt.group, rt.resource) in _GENERATION:
+    if rt.builtin:
+        meta["uid"] = str(uuid.uuid4())
+    if _keeps_generation(rt):
         meta["generation"] = 1
-    _default(rt, obj)
+    _create_strategy(rt, obj, store)
+    _finish(rt, obj)
 
 
 def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
@@ -393,6 +454,7 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
     if (strategy := strategy_of(rt)) is not None:
         strategy.prepare_update(rt, obj, old)
         return
+    defaults.apply_defaults(rt.api_version, rt.kind, obj)
     meta = _meta(obj)
     old_meta = old.get("metadata") or {}
     for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -402,13 +464,14 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
             meta.pop(field, None)
     meta.pop("selfLink", None)
     meta.pop("managedFields", None)
-    key = (rt.group, rt.resource)
-    if key in _STATUS_SPLIT:
+    if _status_split(rt):
         if "status" in old:
             obj["status"] = copy.deepcopy(old["status"])
         else:
             obj.pop("status", None)
-    if key in _GENERATION:
+    if (rt.group, rt.resource) == ("", "services"):
+        services.keep_allocated(obj, old)
+    if _keeps_generation(rt):
         generation = int(old_meta.get("generation") or 1)
         if _spec_part(obj) != _spec_part(old):
             generation += 1
@@ -417,33 +480,57 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
         meta["generation"] = old_meta["generation"]
     else:
         meta.pop("generation", None)
-    _default(rt, obj)
+    if (rt.group, rt.resource) == ("apps", "daemonsets") and meta.get("generation") != (
+        old_meta.get("generation")
+    ):
+        annotations = meta.setdefault("annotations", {})
+        if isinstance(annotations, dict):
+            annotations["deprecated.daemonset.template.generation"] = str(meta["generation"])
+    _finish(rt, obj)
 
 
 def prepare_status_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
-    """The object a ``/status`` write stores: the old object with the new status.
+    """The object a ``/status`` write stores.
 
-    Pods and nodes also take the new labels and annotations, as kube's status strategies
-    keep everything but the spec (and a pod's owner references); admission sees them.
+    As kube's status strategies: the new object with the old spec (and, for apps workloads,
+    the old labels). Pods and nodes take only the new status, labels and annotations.
     """
     if (strategy := strategy_of(rt)) is not None:
         return strategy.prepare_status_update(rt, obj, old)
-    out = copy.deepcopy(old)
-    if "status" in obj:
-        out["status"] = obj["status"]
+    key = (rt.group, rt.resource)
+    if key in _STATUS_KEEPS_METADATA or not rt.builtin:
+        out = copy.deepcopy(old)
+        if "status" in obj:
+            out["status"] = obj["status"]
+        else:
+            out.pop("status", None)
+        if key in _STATUS_KEEPS_METADATA:
+            new_meta, out_meta = _meta(obj), _meta(out)
+            for field in ("labels", "annotations"):
+                if new_meta.get(field):
+                    out_meta[field] = copy.deepcopy(new_meta[field])
+                else:
+                    out_meta.pop(field, None)
     else:
-        out.pop("status", None)
-    if (rt.group, rt.resource) in _STATUS_KEEPS_METADATA:
-        new_meta, out_meta = _meta(obj), _meta(out)
-        for field in ("labels", "annotations"):
-            if new_meta.get(field):
-                out_meta[field] = copy.deepcopy(new_meta[field])
+        out = copy.deepcopy(obj)
+        for field in [k for k in out if k not in ("apiVersion", "kind", "metadata", "status")]:
+            del out[field]
+        for field, value in old.items():
+            if field not in ("apiVersion", "kind", "metadata", "status"):
+                out[field] = copy.deepcopy(value)
+        out_meta, old_meta = _meta(out), old.get("metadata") or {}
+        for field in _SYSTEM_META:
+            if field in old_meta:
+                out_meta[field] = copy.deepcopy(old_meta[field])
             else:
                 out_meta.pop(field, None)
-    if (rt.group, rt.resource) == ("", "namespaces"):
-        status = out.setdefault("status", {})
-        if isinstance(status, dict):
-            status.setdefault("phase", "Active")
+        if key in _STATUS_KEEPS_LABELS:
+            if old_meta.get("labels"):
+                out_meta["labels"] = copy.deepcopy(old_meta["labels"])
+            else:
+                out_meta.pop("labels", None)
+    if rt.builtin:
+        _finish(rt, out)
     return out
 
 

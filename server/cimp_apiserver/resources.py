@@ -120,6 +120,9 @@ class ResourceType:
     columns: tuple[Column, ...] = ()
     # One of the pinned kube-apiserver's own resources (not a custom resource).
     builtin: bool = False
+    # kube keeps ``metadata.generation`` (1 on create, +1 when anything but metadata and
+    # status changes), as its registry strategy for the resource does.
+    generation: bool = False
     # The OpenAPI v3 schema of a custom resource's kind (a CRD's ``openAPIV3Schema``), for
     # its generated OpenAPI documents; None: an open object. Built-ins have kube's own.
     schema: Mapping[str, Any] | None = field(default=None, compare=False)
@@ -205,6 +208,7 @@ def _builtin(group: str, version: str, entry: dict[str, Any]) -> ResourceType:
         field_label_error=selectors.get("error", _FIELD_LABEL_ERROR),
         columns=tuple(Column(*column) for column in entry.get("columns", ())),
         builtin=True,
+        generation=bool(entry.get("generation")),
     )
 
 

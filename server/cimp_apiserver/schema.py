@@ -45,11 +45,13 @@ class SchemaError(ValueError):
 class FieldType(NamedTuple):
     """One field of a struct: its JSON type (``string``, ``integer``, ``boolean``,
     ``number``, ``time``, ``bytes``, ``quantity``, ``intstr``, ``any``, ``[]T``, ``{}T`` or a
-    struct's model name), its Go type, and its ``x-kubernetes-*`` markers (``list-type``,
-    ``list-map-keys``, ``map-type``, ``patch-strategy``, ``patch-merge-key``)."""
+    struct's model name), its Go type, how Go's JSON encoder writes it (``flags``: ``p`` a
+    pointer, ``o`` omitempty, ``z`` omitzero), and its ``x-kubernetes-*`` markers
+    (``list-type``, ``list-map-keys``, ``map-type``, ``patch-strategy``, ``patch-merge-key``)."""
 
     type: str
     go: str
+    flags: str
     markers: Mapping[str, Any]
 
 
@@ -70,18 +72,18 @@ def _struct(name: str) -> _Struct | None:
         return _Struct(
             "Unstructured",
             {
-                "apiVersion": FieldType("string", "string", {}),
-                "kind": FieldType("string", "string", {}),
-                "metadata": FieldType(_META, "v1.ObjectMeta", {}),
-                "spec": FieldType("any", "interface {}", {}),
-                "status": FieldType("any", "interface {}", {}),
+                "apiVersion": FieldType("string", "string", "o", {}),
+                "kind": FieldType("string", "string", "o", {}),
+                "metadata": FieldType(_META, "v1.ObjectMeta", "o", {}),
+                "spec": FieldType("any", "interface {}", "o", {}),
+                "status": FieldType("any", "interface {}", "o", {}),
             },
         )
     entry = _types()["structs"].get(name)
     if entry is None:
         return None
     out = {
-        key: FieldType(spec[0], spec[1], spec[2] if len(spec) > 2 else {})
+        key: FieldType(spec[0], spec[1], spec[2], spec[3] if len(spec) > 3 else {})
         for key, spec in entry["fields"].items()
     }
     return _Struct(entry["go"], out)

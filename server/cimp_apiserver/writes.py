@@ -370,7 +370,7 @@ class Writes:
             self._same_name(body, expected_name)
         prefix = meta.get("generateName") if not meta.get("name") else None
         sent = managed_fields.detach(body)
-        objects.prepare_create(rt, body)
+        objects.prepare_create(rt, body, self.store)
         managed_fields.record(request, rt, "", None, body, sent)
         name = str(meta.get("name") or "")
         if rt.namespaced:

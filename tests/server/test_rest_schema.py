@@ -19,7 +19,7 @@ def test_the_data_is_the_pinned_versions_and_types_every_builtin_kind() -> None:
     assert schema.model("apps/v1", "Deployment") == "io.k8s.api.apps.v1.Deployment"
     spec = schema.fields("io.k8s.api.apps.v1.DeploymentSpec")
     assert spec is not None
-    assert spec["replicas"] == ("integer", "int32", {})
+    assert spec["replicas"] == ("integer", "int32", "po", {})
     containers = schema.fields("io.k8s.api.core.v1.PodSpec")["containers"]  # type: ignore[index]
     assert containers.markers["patch-merge-key"] == "name"
     assert containers.markers["list-map-keys"] == ["name"]
