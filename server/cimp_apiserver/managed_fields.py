@@ -605,14 +605,18 @@ class Tracker:
             managed.fields[ident] = VersionedSet(rest, vs.api_version, vs.applied)
 
     @staticmethod
-    def _view(obj: Obj | None) -> Obj:
-        """The object as the merge sees it: without managedFields."""
+    def _view(obj: Obj | None, without: tuple[tuple[str, str], ...] = ()) -> Obj:
+        """The object as the merge sees it: without managedFields (nor ``without``)."""
         if obj is None:
             return {}
         out = dict(obj)
         meta = out.get("metadata")
         if isinstance(meta, dict) and "managedFields" in meta:
             out["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+        for top, name in without:
+            part = out.get(top)
+            if isinstance(part, dict) and name in part:
+                out[top] = {k: v for k, v in part.items() if k != name}
         return out
 
     def _record_update(self, live: Obj, new: Obj, managed: Managed, manager: str) -> Managed:
@@ -638,10 +642,17 @@ class Tracker:
 
     # ------------------------------------------------------------------ writes
 
-    def update(self, live: Obj | None, new: Obj, sent: Any, manager: str) -> None:
+    def update(
+        self,
+        live: Obj | None,
+        new: Obj,
+        sent: Any,
+        manager: str,
+        unrecorded: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         """Record a create (``live`` None), update or non-apply patch: set ``new``'s
         managedFields. ``sent`` is what the request's object carried (``ABSENT`` if
-        nothing)."""
+        nothing); ``unrecorded`` fields were set after kube's field manager would run."""
         live_entries = ((live or {}).get("metadata") or {}).get("managedFields")
         try:
             live_managed = Managed.decode(live_entries)
@@ -665,7 +676,7 @@ class Tracker:
         try:
             managed = self._record_update(
                 self._view(live) if live is not None else self._empty_object(),
-                self._view(new),
+                self._view(new, unrecorded),
                 managed,
                 manager,
             )
@@ -804,13 +815,44 @@ class Applied(list[Any]):
     write path (:func:`detach`, :func:`record`) and stored as they are."""
 
 
+# Fields kube's registry strategies and admission plugins set on create after its field
+# manager recorded the request, so nobody owns them (the namespace's finalizer; a pod's
+# priority, preemption policy, default tolerations and service account, from admission);
+# this server sets them with the scheme defaults.
+# A group is left out only when the request set none of its fields.
+_SET_AFTER_RECORDING: Mapping[tuple[str, str], tuple[tuple[tuple[str, str], ...], ...]] = {
+    ("v1", "Namespace"): ((("spec", "finalizers"),),),
+    ("v1", "Pod"): (
+        (("spec", "priority"),),
+        (("spec", "preemptionPolicy"),),
+        (("spec", "tolerations"),),
+        (("spec", "serviceAccountName"), ("spec", "serviceAccount")),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What a request's object carried, taken before the strategies change it."""
+
+    entries: Any  # its managedFields (ABSENT if none)
+    unset: tuple[tuple[str, str], ...]  # fields of _SET_AFTER_RECORDING it left out
+
+
 def detach(obj: Obj) -> Any:
-    """Take the managedFields out of an object a request made (``ABSENT`` if it had none),
-    before the strategies reset system fields."""
+    """Take the managedFields out of an object a request made, before the strategies reset
+    system fields and set theirs; pass the result to :func:`record`."""
     meta = obj.get("metadata")
-    if not isinstance(meta, dict) or "managedFields" not in meta:
-        return ABSENT
-    return meta.pop("managedFields")
+    entries = ABSENT
+    if isinstance(meta, dict) and "managedFields" in meta:
+        entries = meta.pop("managedFields")
+        if isinstance(entries, Applied):
+            return entries
+    unset: list[tuple[str, str]] = []
+    for group in _SET_AFTER_RECORDING.get((str(obj.get("apiVersion")), str(obj.get("kind"))), ()):
+        if not any(isinstance(obj.get(a), dict) and b in obj[a] for a, b in group):
+            unset.extend(group)
+    return _Sent(entries, tuple(unset))
 
 
 def _registry(request: web.Request) -> Any:
@@ -839,7 +881,9 @@ def record(
         if sent:
             meta["managedFields"] = list(sent)
     else:
-        Tracker(rt, subresource, _registry(request)).update(live, obj, sent, _manager(request))
+        entries, unset = (sent.entries, sent.unset) if isinstance(sent, _Sent) else (sent, ())
+        tracker = Tracker(rt, subresource, _registry(request))
+        tracker.update(live, obj, entries, _manager(request), () if live else unset)
     if live is not None:
         keep_timestamps(live, obj)
 

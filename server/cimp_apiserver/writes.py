@@ -718,6 +718,7 @@ class Writes:
         obj = copy.deepcopy(old.obj)
         finalizers = (body.get("spec") or {}).get("finalizers") or []
         obj.setdefault("spec", {})["finalizers"] = finalizers
+        managed_fields.record(request, rt, "finalize", old.obj, obj, managed_fields.detach(body))
         if dry_run:
             return json_response(obj)
         record = self.store.update(rt.group, rt.resource, obj)

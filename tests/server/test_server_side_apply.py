@@ -737,3 +737,62 @@ def test_kubectl_moves_from_client_side_to_server_side_apply(apiserver: APIServe
     stored = ok(apiserver.request("GET", CMS + "/mig"))
     assert stored["data"] == {"a": "9"}
     assert managed(stored)[1] == entry("kubectl", {"f:data": {"f:a": {}}})
+
+
+def test_fields_the_server_sets_after_recording_belong_to_nobody(apiserver: APIServer) -> None:
+    namespace = ok(
+        apiserver.request(
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fz"}},
+        ),
+        201,
+    )
+    labels: dict[str, Any] = {
+        "f:metadata": {"f:labels": {".": {}, "f:kubernetes.io/metadata.name": {}}}
+    }
+    assert namespace["spec"] == {"finalizers": ["kubernetes"]}
+    assert managed(namespace) == [entry("unknown", labels, "Update")]
+    namespace["spec"]["finalizers"] = ["example.com/x"]
+    finalized = ok(
+        apiserver.request(
+            "PUT", "/api/v1/namespaces/fz/finalize", namespace, headers={"User-Agent": "ns-ctl/1"}
+        )
+    )
+    assert managed(finalized) == [
+        entry("ns-ctl", {"f:spec": {"f:finalizers": {}}}, "Update", subresource="finalize"),
+        entry("unknown", labels, "Update"),
+    ]
+    pod = ok(
+        apiserver.request(
+            "POST",
+            PODS,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "plain"},
+                "spec": {"containers": [{"name": "a", "image": "nginx"}]},
+            },
+        ),
+        201,
+    )
+    # Defaults of the scheme are the creator's; the priority (admission) is nobody's.
+    container: dict[str, Any] = {
+        ".": {},
+        "f:image": {},
+        "f:imagePullPolicy": {},
+        "f:name": {},
+        "f:resources": {},
+        "f:terminationMessagePath": {},
+        "f:terminationMessagePolicy": {},
+    }
+    spec = {
+        "f:containers": {'k:{"name":"a"}': container},
+        "f:dnsPolicy": {},
+        "f:enableServiceLinks": {},
+        "f:restartPolicy": {},
+        "f:schedulerName": {},
+        "f:securityContext": {},
+        "f:terminationGracePeriodSeconds": {},
+    }
+    assert managed(pod) == [entry("unknown", {"f:spec": spec}, "Update")]
