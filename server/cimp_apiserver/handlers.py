@@ -51,6 +51,21 @@ class RestSettings:
     write_timeout: float = 30.0
 
 
+def list_item(rt: ResourceType, record: Record) -> bytes:
+    """A list item as kube encodes it: a built-in kind's items carry no ``apiVersion``/``kind``
+    (the list does); a custom resource's keep theirs."""
+    if not rt.builtin:
+        return record.raw
+    kind, version = rt.kind.encode(), rt.api_version.encode()
+    for prefix in (
+        b'{"kind":"' + kind + b'","apiVersion":"' + version + b'",',
+        b'{"apiVersion":"' + version + b'","kind":"' + kind + b'",',
+    ):
+        if record.raw.startswith(prefix):
+            return b"{" + record.raw[len(prefix) :]
+    return encode({k: v for k, v in record.obj.items() if k not in ("apiVersion", "kind")})
+
+
 def page_not_found() -> StatusError:
     return _page_not_found()
 
@@ -223,7 +238,8 @@ class RestHandler:
                 meta["remainingItemCount"] = remaining
         if output == Output.JSON:
             head = encode({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
-            body = head[:-1] + b',"items":[' + b",".join(r.raw for r in records) + b"]}"
+            items = b",".join(list_item(rt, r) for r in records)
+            body = head[:-1] + b',"items":[' + items + b"]}"
             return raw_response(body)
         if output == Output.TABLE:
             include = request.query.get("includeObject", "Metadata")
@@ -236,7 +252,10 @@ class RestHandler:
             "kind": rt.list_kind,
             "apiVersion": rt.api_version,
             "metadata": meta,
-            "items": [r.obj for r in records],
+            "items": [
+                {k: v for k, v in r.obj.items() if not (rt.builtin and k in ("apiVersion", "kind"))}
+                for r in records
+            ],
         }
         return json_response(doc, output=output)
 

@@ -699,7 +699,10 @@ class Writes:
                 "metadata": {"resourceVersion": str(self.store.revision())},
             }
         )
-        body = head[:-1] + b',"items":[' + b",".join(r.raw for r in deleted) + b"]}"
+        from .handlers import list_item
+
+        items = b",".join(list_item(rt, r) for r in deleted)
+        body = head[:-1] + b',"items":[' + items + b"]}"
         return raw_response(body)
 
     # ------------------------------------------------------------------ subresources

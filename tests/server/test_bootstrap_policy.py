@@ -97,3 +97,14 @@ def test_kube_system_roles_are_seeded(apiserver: Any) -> None:
             "resourceNames": ["extension-apiserver-authentication"],
         }
     ]
+
+
+@pytest.mark.parametrize(
+    "path", ["/apis/rbac.authorization.k8s.io/v1/clusterroles", "/api/v1/namespaces"]
+)
+def test_built_in_list_items_carry_no_type(apiserver: Any, path: str) -> None:
+    """kube encodes a built-in list's items without apiVersion/kind (the list names them)."""
+    status, body = apiserver.request("GET", path)
+    assert status == 200, body
+    assert body["items"]
+    assert all("kind" not in i and "apiVersion" not in i for i in body["items"]), body["items"][0]

@@ -153,14 +153,15 @@ def test_crud_through_the_official_client(server: Server) -> None:
     assert status_of(err.value)["message"] == 'pods "p1" not found'
 
 
-def test_list_items_carry_kind_and_cluster_wide_list(server: Server) -> None:
+def test_list_items_carry_no_kind_and_cluster_wide_list(server: Server) -> None:
     server.core.create_namespaced_pod("ns1", pod("a"))
     server.core.create_namespaced_pod("default", pod("b"))
     code, _, body = server.http("GET", "/api/v1/pods")
     assert code == 200 and body["kind"] == "PodList" and body["apiVersion"] == "v1"
-    assert [(i["kind"], i["metadata"]["name"]) for i in body["items"]] == [
-        ("Pod", "b"),
-        ("Pod", "a"),
+    # As kube encodes a built-in list: the list says the kind, its items do not.
+    assert [("kind" in i, "apiVersion" in i, i["metadata"]["name"]) for i in body["items"]] == [
+        (False, False, "b"),
+        (False, False, "a"),
     ]
 
 
