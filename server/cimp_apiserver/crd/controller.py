@@ -104,7 +104,7 @@ class CRDController:
                         log.exception("CRD controllers failed")
             finally:
                 watcher.close()
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.1)  # the watch ended (history overflow, shutdown): re-watch
 
     # ------------------------------------------------------------------ one pass
 
