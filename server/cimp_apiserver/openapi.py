@@ -49,7 +49,9 @@ _REF = "#/components/schemas/"
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 _STRING = {"type": "string"}
 # Built-in documents the components of generated ones are copied from (small ones first).
-_COMPONENT_SOURCES = ("apis/coordination.k8s.io/v1", "apis/autoscaling/v1")
+# Documents kube's generated components are copied from (apps/v1 has autoscaling/v1 Scale, the
+# body of a custom resource's scale subresource).
+_COMPONENT_SOURCES = ("apis/coordination.k8s.io/v1", "apis/autoscaling/v1", "apis/apps/v1")
 _CUSTOM_PACKAGES = {"kubevirt.io": "io.kubevirt"}
 # kube-apiserver's documents say "1.37", not the full release.
 _INFO_VERSION = f"{discovery.KUBE_MAJOR}.{discovery.KUBE_MINOR}"

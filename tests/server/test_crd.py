@@ -607,3 +607,30 @@ def test_deletion_waits_for_finalized_resources(server: APIServer) -> None:
         "the CRD to go",
         timeout=15,
     )
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def test_defaults_added_later_apply_on_read_and_survive_a_restart(
+    apiserver_class: Callable[..., Any], tmp_path: Any
+) -> None:
+    schema = _spec(
+        {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}}
+    )
+    with apiserver_class(data_dir=tmp_path / "data") as s:
+        create(s, crd(plural="defs", kind="Def", group="def.example.com", schema=schema))
+        time.sleep(2.1)  # kube holds creates for 2 s after a CRD is established
+        path = "/apis/def.example.com/v1/namespaces/default/defs"
+        body = {"apiVersion": "def.example.com/v1", "kind": "Def", "metadata": {"name": "x"}}
+        assert s.request("POST", path, {**body, "spec": {"a": "1"}})[0] == 201
+        _, current = s.request("GET", f"{CRDS}/defs.def.example.com")
+        spec = current["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        spec["properties"]["b"]["default"] = "later"
+        assert s.request("PUT", f"{CRDS}/defs.def.example.com", current)[0] == 200
+        wanted = {"a": "1", "b": "later"}  # defaulted when read from storage
+        wait_for(lambda: s.request("GET", f"{path}/x")[1]["spec"] == wanted, "the new default")
+        assert [i["spec"] for i in s.request("GET", path)[1]["items"]] == [wanted]
+        s.restart()
+        served(s, path)
+        assert s.request("GET", f"{path}/x")[1]["spec"] == wanted

@@ -768,3 +768,33 @@ def test_aggregated_discovery_has_the_custom_groups(server: APIServer) -> None:
         },
     ]
     assert groups["other.io"]["versions"][0]["resources"][0]["scope"] == "Cluster"
+
+
+def test_openapi_documents_describe_the_custom_resource(server: APIServer) -> None:
+    def indexed() -> dict[str, Any] | None:
+        _, index = server.request("GET", "/openapi/v3")
+        return index if "apis/example.com/v1" in index["paths"] else None
+
+    index = wait_for(indexed, "the OpenAPI v3 index")  # kube: about 250 ms after the CRD
+    assert "apis/example.com/v1beta1" in index["paths"]
+    status, document = server.request(
+        "GET", index["paths"]["apis/example.com/v1"]["serverRelativeURL"]
+    )
+    assert status == 200
+    component = document["components"]["schemas"]["com.example.v1.Widget"]
+    assert component["x-kubernetes-group-version-kind"] == [
+        {"group": "example.com", "kind": "Widget", "version": "v1"}
+    ]
+    assert component["properties"]["spec"]["properties"]["size"]["maximum"] == 10
+    assert "/apis/example.com/v1/namespaces/{namespace}/widgets/{name}/scale" in document["paths"]
+    patch = document["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"]
+    assert "fieldValidation" in [p["name"] for p in patch["parameters"]]  # kubectl apply needs it
+
+    def swagger() -> dict[str, Any] | None:
+        _, v2 = server.request("GET", "/openapi/v2")
+        return v2 if "com.example.v1beta1.Widget" in v2["definitions"] else None
+
+    v2 = wait_for(swagger, "the OpenAPI v2 document")  # kube: about 1.3 s after the CRD
+    assert v2["definitions"]["com.example.v1.Widget"]["x-kubernetes-group-version-kind"] == [
+        {"group": "example.com", "kind": "Widget", "version": "v1"}
+    ]
