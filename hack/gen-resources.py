@@ -179,16 +179,21 @@ def kubectl_api_resources(server: KubeAPIServer) -> str:
 _LABEL = re.compile(r'"((?:[a-z][A-Za-z]*\.)*[a-z][A-Za-z]*)"')
 
 
-def label_candidates() -> set[str]:
-    """String literals that look like field labels in kube's conversion and registry code."""
-    found: set[str] = set()
-    for pattern in ("pkg/apis/**/conversion.go", "pkg/registry/**/strategy.go"):
-        for path in KUBERNETES.glob(pattern):
-            found.update(_LABEL.findall(path.read_text()))
+def label_candidates() -> tuple[set[str], set[str]]:
+    """String literals that look like field labels: in kube's field label conversions (tried
+    on every resource), and in its registry strategies and API types (tried where they name
+    a field of the resource's schema)."""
+    conversions: set[str] = set()
+    for path in KUBERNETES.glob("pkg/apis/**/conversion.go"):
+        conversions.update(_LABEL.findall(path.read_text()))
+    others: set[str] = set()
+    for path in KUBERNETES.glob("pkg/registry/**/strategy.go"):
+        others.update(_LABEL.findall(path.read_text()))
     for path in (MOD / f"api@{STAGING}").glob("*/*/types.go"):
         text = path.read_text()
-        found.update(m for m in _LABEL.findall(text) if "." in m and m.split(".")[0] == "spec")
-    return {c for c in found if len(c) < 60}
+        others.update(m for m in _LABEL.findall(text) if "." in m and m.split(".")[0] == "spec")
+    short = {c for c in conversions if len(c) < 60}
+    return short, {c for c in others if len(c) < 60} - short
 
 
 def _path_exists(schemas: dict[str, Any], name: str, path: list[str]) -> bool:
@@ -216,9 +221,10 @@ def probe_field_selectors(
         raise SystemExit(f"{base}: an unknown field label was answered {status}")
     error = body["message"].replace("zz.unknown", "{label}")
     labels = []
-    for label in sorted(CANDIDATES):
+    conversions, others = CANDIDATES
+    for label in sorted(conversions | others):
         parts = label.split(".")
-        if parts[0] != "metadata" and not _path_exists(schemas, component, parts):
+        if label in others and not _path_exists(schemas, component, parts):
             continue
         status, _ = cap.status_of(base + "?limit=1&fieldSelector=" + quote(f"{label}=x"))
         if status == 200:
@@ -226,7 +232,7 @@ def probe_field_selectors(
     return {"labels": labels, "error": error}
 
 
-CANDIDATES: set[str] = set()
+CANDIDATES: tuple[set[str], set[str]] = (set(), set())
 
 
 # --------------------------------------------------------------------------- resources
@@ -311,7 +317,7 @@ def build_resources(
                     )
                     table = cap.get(f"/{gv_path}/{name}?limit=1", TABLE)
                     out["columns"] = [
-                        [c["name"], c["type"], c["format"], c["priority"]]
+                        [c["name"], c["type"], c["format"], c["priority"], c["description"]]
                         for c in table["columnDefinitions"]
                     ]
                 listed.append(out)
@@ -663,7 +669,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.parse_args()
     started = time.monotonic()
-    CANDIDATES.update(label_candidates())
+    CANDIDATES[0].update(label_candidates()[0])
+    CANDIDATES[1].update(label_candidates()[1])
     GENERATION.update(generation_kinds())
     with KubeAPIServer() as server:
         cap = Capture(server)

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import resources
+from . import resources, scale
 from .bodies import Output, json_response, negotiate, raw_response
 from .context import RequestContext, get_context
 from .hooks import Extensions
@@ -181,6 +181,8 @@ class RestHandler:
             return await connector(request, ctx, target.namespace, target.name)
         if sub == "scale" and (strategy := strategy_of(rt)) is not None:
             return await strategy.scale(request, ctx, rt, target.namespace, target.name)
+        if sub == "scale":  # the built-in workloads'
+            return await scale.serve(request, ctx, target, self.writes)
         if sub in ("status",):
             if method in ("GET", "HEAD"):
                 return await self.do_get(request, target)

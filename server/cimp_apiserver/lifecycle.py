@@ -88,8 +88,12 @@ class Lifecycle:
             if meta.get("deletionTimestamp") or dry_run:
                 return record, False
             marked = copy.deepcopy(record.obj)
-            _meta(marked)["deletionTimestamp"] = now_rfc3339()
-            _meta(marked)["deletionGracePeriodSeconds"] = 0
+            marked_meta = _meta(marked)
+            marked_meta["deletionTimestamp"] = now_rfc3339()
+            marked_meta["deletionGracePeriodSeconds"] = 0
+            generation = marked_meta.get("generation")
+            if isinstance(generation, int) and generation > 0:
+                marked_meta["generation"] = generation + 1  # kube's BeforeDelete
             return self.store.update(rt.group, rt.resource, marked), False
         if dry_run:
             return record, True

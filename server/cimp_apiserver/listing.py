@@ -148,7 +148,7 @@ def parse_list_options(rt: ResourceType, query: Mapping[str, str], *, watch: boo
         raise bad_request(str(exc)) from None
     for req in fields:
         if req.field not in rt.field_selectors:
-            raise bad_request(f"field label not supported: {req.field}")
+            raise bad_request(rt.field_label_error.replace("{label}", req.field))
     try:
         labels = parse_label_selector(query.get("labelSelector", ""))
     except SelectorError as exc:
@@ -297,6 +297,10 @@ def field_value(obj: Mapping[str, Any], field: str) -> str:
     """An object's value for a field label, as kube's ``ToSelectableFields`` renders it."""
     if field == "source":  # core/v1 events
         value = _dig(obj, "source.component")
+    elif field == "spec.host":  # pods: the old name of spec.nodeName
+        value = _dig(obj, "spec.nodeName")
+    elif field == "status.successful":  # batch/v1 jobs: the succeeded count
+        value = int(_dig(obj, "status.succeeded") or 0)
     elif field == "status.podIPs":
         ips = _dig(obj, "status.podIPs") or []
         value = ips[0].get("ip") if ips and isinstance(ips[0], Mapping) else None

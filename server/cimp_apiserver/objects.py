@@ -390,6 +390,12 @@ _STATUS_KEEPS_LABELS = {
     ("apps", "statefulsets"),
     ("apps", "daemonsets"),
 }
+# Metadata whose change also bumps the generation (Deployment annotations are copied to its
+# ReplicaSets; an EndpointSlice's labels route it).
+_GENERATION_METADATA = {
+    ("apps", "deployments"): ("annotations",),
+    ("discovery.k8s.io", "endpointslices"): ("labels",),
+}
 # Custom resources the server keeps a generation for (KubeVirt's stand-in).
 _CUSTOM_GENERATION = {("kubevirt.io", "virtualmachineinstances")}
 # kube answers DELETE of these with the object rather than a Status.
@@ -473,7 +479,10 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
         services.keep_allocated(obj, old)
     if _keeps_generation(rt):
         generation = int(old_meta.get("generation") or 1)
-        if _spec_part(obj) != _spec_part(old):
+        if _spec_part(obj) != _spec_part(old) or any(
+            meta.get(field) != old_meta.get(field)
+            for field in _GENERATION_METADATA.get((rt.group, rt.resource), ())
+        ):
             generation += 1
         meta["generation"] = generation
     elif "generation" in old_meta:

@@ -65,6 +65,7 @@ class Column(NamedTuple):
     type: str
     format: str
     priority: int
+    description: str = ""
 
 
 @dataclass(frozen=True)
