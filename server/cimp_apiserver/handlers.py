@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import resources, scale
+from . import kubelet, resources, scale
 from .bodies import Output, json_response, negotiate, raw_response
 from .context import RequestContext, get_context
 from .hooks import Extensions
@@ -91,10 +91,11 @@ def resolve_target(ctx: RequestContext, registry: Registry = resources.DEFAULT) 
     info = ctx.info
     rt = registry.lookup(info.api_group, info.api_version, info.resource)
     parts = info.parts
-    if rt is None or not info.resource or not parts or len(parts) > 3:
+    proxied = len(parts) > 3 and parts[2] == "proxy"  # pods/<n>/proxy/<path>
+    if rt is None or not info.resource or not parts or (len(parts) > 3 and not proxied):
         raise page_not_found()
     name = parts[1] if len(parts) >= 2 else ""
-    sub = parts[2] if len(parts) == 3 else ""
+    sub = parts[2] if len(parts) >= 3 else ""
     namespaces_itself = (
         rt.group == ""
         and rt.resource == "namespaces"
@@ -183,6 +184,8 @@ class RestHandler:
             return await strategy.scale(request, ctx, rt, target.namespace, target.name)
         if sub == "scale":  # the built-in workloads'
             return await scale.serve(request, ctx, target, self.writes)
+        if kubelet.serves(rt.group, rt.resource, sub):
+            return await kubelet.serve(request, target, self.store)
         if sub in ("status",):
             if method in ("GET", "HEAD"):
                 return await self.do_get(request, target)

@@ -71,6 +71,8 @@ class StatusError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:
+            del status["reason"]  # metav1.Status omits an empty reason (a plain 500)
         if self.details is not None:
             status["details"] = self.details
         return status
