@@ -1,6 +1,8 @@
-"""Admission for nodes and mirror pods: what a node may write even where RBAC or the Node
-authorizer would let it (kube's NodeRestriction plugin), and what a mirror pod may reference
-(the mirror-pod half of kube's ServiceAccount plugin, which this server emulates).
+"""Admission for nodes: what a node may write even where RBAC or the Node authorizer would let
+it (kube's NodeRestriction plugin), and the not-ready taint of a new Node (kube's
+TaintNodesByCondition). ServiceAccount admission is off, as on the reference kube-apiserver
+(and envtest): pods get no default service account and mirror pods are checked by
+NodeRestriction alone.
 
 Admission runs after impersonation, so a requestor impersonating ``system:node:<n>`` (through
 arbitrary-node or associated-node) is restricted exactly like that node's kubelet:
@@ -35,7 +37,6 @@ from .status import StatusError, forbidden_object, not_found, quote
 __all__ = [
     "MIRROR_POD_ANNOTATION",
     "NodeRestriction",
-    "mirror_pod_references",
     "taint_new_nodes_not_ready",
 ]
 
@@ -255,32 +256,6 @@ def _api_object_reference(spec: Obj) -> str:
                 f"unknown source for projected volume {quote(str(volume.get('name')))}"
             )
     return ""
-
-
-async def mirror_pod_references(adm: Admission) -> None:
-    """A mirror pod (anyone's) references no service account, Secret or projected token:
-    the kubelet could not honour them (kube's ServiceAccount admission, which also leaves
-    mirror pods without a default service account).
-
-    Kube runs ServiceAccount before NodeRestriction; the reference kube-apiserver runs without
-    it (no controller-manager creates ``default`` service accounts, as with envtest), so this
-    server runs it after NodeRestriction: a node's mirror pod is refused with NodeRestriction's
-    words (it refuses every reference this hook does), anyone else's with these."""
-    if adm.resource.group or adm.resource.resource != "pods" or adm.subresource:
-        return
-    if adm.operation != "CREATE" or adm.obj is None or not _is_mirror(adm.obj):
-        return
-    spec = _dict(adm.obj.get("spec"))
-    if _service_account_name(spec):
-        raise _forbid(adm, "a mirror pod may not reference service accounts")
-    if _references_secrets(spec):
-        raise _forbid(adm, "a mirror pod may not reference secrets")
-    for volume in _list(spec.get("volumes")):
-        for source in _list(_dict(_dict(volume).get("projected")).get("sources")):
-            if _dict(source).get("serviceAccountToken") is not None:
-                raise _forbid(
-                    adm, "a mirror pod may not use ServiceAccountToken volume projections"
-                )
 
 
 NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}

@@ -690,6 +690,9 @@ def _fill(model: str, obj: Obj, depth: int) -> None:
         if ("o" in field.flags or "z" in field.flags) and _empty(field, value):
             del obj[key]
             continue
+        if value in ([], {}) and field.type.startswith(("[]", "{}")):
+            obj[key] = None  # etcd's protobuf keeps no empty list or map: it reads back nil
+            continue
         _fill_value(field.type, value, depth + 1)
 
 

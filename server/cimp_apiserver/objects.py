@@ -244,13 +244,13 @@ _DEFAULT_TOLERATIONS = (
 
 
 def _admit_pod(meta: Obj, spec: Obj) -> None:
-    """What kube's default admission plugins write into a new pod: a service account
-    (ServiceAccount), priority and preemption policy (Priority), and NoExecute tolerations for
-    unready and unreachable nodes (DefaultTolerationSeconds)."""
-    annotations = meta.get("annotations")
-    mirror = isinstance(annotations, dict) and MIRROR_POD_ANNOTATION in annotations
-    if not spec.get("serviceAccountName") and (spec.get("serviceAccount") or not mirror):
-        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+    """What kube's default admission plugins write into a new pod: priority and preemption
+    policy (Priority), and NoExecute tolerations for unready and unreachable nodes
+    (DefaultTolerationSeconds). No service account: ServiceAccount admission is off, as on the
+    reference kube-apiserver (and envtest), which has no controller-manager to create the
+    ``default`` accounts it would require."""
+    if not spec.get("serviceAccountName") and spec.get("serviceAccount"):
+        spec["serviceAccountName"] = spec["serviceAccount"]
     if spec.get("serviceAccountName"):
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
     spec.setdefault("priority", 0)

@@ -9,7 +9,8 @@
 * the credential id ``JTI=<uuid>`` of a service-account token;
 * ``metadata.managedFields``: kube's field manager records who set which field of a review
   or TokenRequest it answers; the embedded server keeps no field ownership (a documented
-  difference, docs/conformance.md).
+  difference, docs/conformance.md);
+* the server's own address (``host:port``, in ``/api``'s ``serverAddressByClientCIDRs``).
 
 Nothing else: names are identical on both servers by construction, and messages, reasons,
 groups, extras and codes are compared as they are.
@@ -39,8 +40,9 @@ def _b64json(segment: str) -> Any:
 class Normalizer:
     """Per server: learns the uids of the objects it set up, then rewrites values."""
 
-    def __init__(self) -> None:
+    def __init__(self, address: str = "") -> None:
         self.uids: dict[str, str] = {}
+        self.address = address  # this server's host:port
 
     def learn(self, obj: Any) -> None:
         if not isinstance(obj, dict):
@@ -73,6 +75,8 @@ class Normalizer:
         return value
 
     def _string(self, value: str) -> Any:
+        if self.address and self.address in value:
+            value = value.replace(self.address, "<server>")
         if _JWT.match(value):
             return self._jwt(value)
         if value.startswith("JTI=") and _UUID.fullmatch(value[4:]):

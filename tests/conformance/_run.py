@@ -6,9 +6,9 @@ raw HTTP so that header lines go out exactly as generated (repeated ``Impersonat
 lines stay separate). Steps are sent in lock step, kube first, so both servers see the same
 history at about the same time (the 10 s impersonation caches behave alike).
 
-Compared per step: status code; the Status body (reason, message, details) or, for reviews
-and TokenRequest, the whole answer (SelfSubjectReview's identity included); for other
-successes the kind and the names. Per request, every audit event (``user``,
+Compared per step: status code, Content-Type and ``Warning`` headers; the Status body
+(reason, message, details), reviews and TokenRequest (SelfSubjectReview's identity included)
+and every object answered, in full; of a list, the items of the scenario in full. Per request, every audit event (``user``,
 ``impersonatedUser``, ``authenticationMetadata``, ``responseStatus``, ``objectRef``,
 annotations ...). Per scenario, the ``apiserver_impersonation_*`` counter deltas.
 Normalised away: only what must differ between two servers (uids, timestamps,
@@ -35,15 +35,6 @@ __all__ = ["Answer", "AuditTail", "Divergence", "Side", "impersonation_metrics",
 
 UA_PREFIX = "cimp-conformance"
 _STAGES = {"RequestReceived": 0, "ResponseStarted": 1, "ResponseComplete": 2, "Panic": 3}
-_REVIEW_KINDS = {
-    "SelfSubjectReview",
-    "TokenReview",
-    "TokenRequest",
-    "SubjectAccessReview",
-    "SelfSubjectAccessReview",
-    "LocalSubjectAccessReview",
-    "SelfSubjectRulesReview",
-}
 # Fields of an audit event that are per-request by nature.
 _AUDIT_VOLATILE = {"auditID", "requestReceivedTimestamp", "stageTimestamp"}
 # Annotations present only when a request took more than 500 ms: timing, not semantics.
@@ -55,6 +46,7 @@ class Answer:
     status: int
     body: Any
     content_type: str = ""
+    warnings: tuple[str, ...] = ()  # the Warning header lines, in order
 
 
 @dataclass(frozen=True)
@@ -119,6 +111,7 @@ class Side:
         self._conn: http.client.HTTPSConnection | None = None
         parts = urlsplit(server.url)
         self._host, self._port = parts.hostname or "127.0.0.1", parts.port
+        self.address = f"{self._host}:{self._port}"
         self._ssl = ssl.create_default_context(cafile=server.ca_file)
 
     def _connection(self) -> http.client.HTTPSConnection:
@@ -144,9 +137,10 @@ class Side:
                 conn.endheaders(payload or None)
                 resp = conn.getresponse()
                 ctype = resp.getheader("Content-Type") or ""
+                warnings = tuple(resp.headers.get_all("Warning") or ())
                 if watch and resp.status < 300:
                     conn.close()  # a watch that started: its stream is not compared
-                    return Answer(resp.status, None, ctype)
+                    return Answer(resp.status, None, ctype.split(";")[0], warnings)
                 raw = resp.read()
             except (http.client.HTTPException, OSError):
                 conn.close()
@@ -163,7 +157,7 @@ class Side:
                 decoded: Any = json.loads(raw) if raw else None
             except ValueError:
                 decoded = raw.decode("utf-8", "replace")
-            return Answer(resp.status, decoded, ctype.split(";")[0])
+            return Answer(resp.status, decoded, ctype.split(";")[0], warnings)
         raise AssertionError("unreachable")
 
     def admin_get(self, path: str) -> Any:
@@ -223,6 +217,7 @@ def _agent(scenario: Scenario, i: int) -> str:
 
 def _setup(side: Side, scenario: Scenario, obs: Observed) -> dict[str, str]:
     server = side.server
+    obs.normalizer.address = side.address
     try:
         stored = server.apply(*scenario.objects) if scenario.objects else []
     except ValueError as exc:
@@ -346,23 +341,25 @@ def _item_name(item: Any) -> str:
 
 
 def summarize(answer: Answer | None, norm: Normalizer, prefix: str) -> Any:
-    """What of an answer is compared: Status and reviews in full, otherwise kind and names
-    (of list items, those of this scenario: the servers' own objects are not its business)."""
+    """What of an answer is compared: Status, reviews and objects in full (normalised); of a
+    list its kind and the items of this scenario in full (the servers' own objects are not
+    its business); of a document without a kind (``/version``, ``/``) its keys."""
     if answer is None:
         return None
     body = answer.body
     if isinstance(body, dict):
         kind = body.get("kind")
-        if kind == "Status" or kind in _REVIEW_KINDS:
-            return norm.apply(body)
-        if isinstance(kind, str) and kind.endswith("List"):
-            names = sorted(_item_name(i) for i in body.get("items") or [])
-            mine = [n for n in names if any(p.startswith(prefix) for p in n.split("/"))]
-            return {"kind": kind, "items": mine}
+        if isinstance(kind, str) and kind.endswith("List") and kind != "List":
+            items = sorted(body.get("items") or [], key=_item_name)
+            mine = [
+                norm.apply(i)
+                for i in items
+                if any(p.startswith(prefix) for p in _item_name(i).split("/"))
+            ]
+            return {"kind": kind, "apiVersion": body.get("apiVersion"), "items": mine}
         if kind is None:
             return {"keys": sorted(body)}
-        meta = body.get("metadata") or {}
-        return {"kind": kind, "name": meta.get("name"), "namespace": meta.get("namespace")}
+        return norm.apply(body)
     if isinstance(body, str) and answer.status >= 400:
         return body
     return None if body is None else "<text>"
@@ -396,6 +393,15 @@ def compare(scenario: Scenario, emb: Observed, kube: Observed) -> list[Divergenc
         where = f"step {i} [{step.label}]"
         ea, ka = emb.answers[i], kube.answers[i]
         diverge(where, "code", ea.status if ea else None, ka.status if ka else None)
+        diverge(
+            where,
+            "content-type",
+            ea.content_type if ea else None,
+            ka.content_type if ka else None,
+        )
+        diverge(
+            where, "warnings", list(ea.warnings) if ea else None, list(ka.warnings) if ka else None
+        )
         diverge(
             where,
             "body",
