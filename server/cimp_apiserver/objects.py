@@ -775,10 +775,325 @@ def _binding_causes(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause]:
     return causes
 
 
+# --------------------------------------------------------------------------- workloads and more
+
+
+def _nonnegative(value: Any, field: str) -> list[Cause]:
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        return [_invalid(field, value, "must be greater than or equal to 0")]
+    return []
+
+
+_NO_SELECTOR: Any = object()  # a template whose labels nothing selects (a CronJob's job's)
+
+
+def _template_causes(
+    template: Any, selector: Any, path: str, restart: tuple[str, ...] = ("Always",)
+) -> list[Cause]:
+    """``ValidatePodTemplateSpecForReplicaSet``: labels the selector matches, a valid pod spec,
+    and the restart policies the workload allows."""
+    if not isinstance(template, dict):
+        return [_required(path)]
+    causes: list[Cause] = []
+    labels = (template.get("metadata") or {}).get("labels")
+    empty = isinstance(selector, dict) and not (
+        selector.get("matchLabels") or selector.get("matchExpressions")
+    )
+    if (
+        selector is not _NO_SELECTOR
+        and not empty
+        and not label_selector_matches(selector, labels or {})
+    ):
+        causes.append(
+            _invalid(
+                f"{path}.metadata.labels", labels, "`selector` does not match template `labels`"
+            )
+        )
+    spec = template.get("spec")
+    causes.extend(_containers_causes(spec, f"{path}.spec"))
+    policy = (spec or {}).get("restartPolicy") if isinstance(spec, dict) else None
+    if restart == ("Always",):
+        if policy not in (None, "", "Always"):
+            causes.append(
+                (
+                    f"{path}.spec.restartPolicy",
+                    "FieldValueNotSupported",
+                    f'Unsupported value: {_q(policy)}: supported values: "Always"',
+                )
+            )
+    elif policy not in restart:
+        causes.append(_required(f"{path}.spec.restartPolicy", 'valid values: "OnFailure", "Never"'))
+    return causes
+
+
+def _replicated_causes(word: str, spec: Obj, old: Obj | None) -> list[Cause]:
+    """Deployments, ReplicaSets and StatefulSets: replicas, selector, template."""
+    causes = _nonnegative(spec.get("replicas"), "spec.replicas")
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        causes.append(_required("spec.selector"))
+        selector = None
+    elif not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        causes.append(_invalid("spec.selector", selector, f"empty selector is invalid for {word}"))
+    causes.extend(_template_causes(spec.get("template"), selector, "spec.template"))
+    if old is not None:
+        old_spec = old.get("spec") or {}
+        if selector != old_spec.get("selector"):
+            causes.append(_invalid("spec.selector", selector, "field is immutable"))
+    return causes
+
+
+_STATEFUL_SET_MUTABLE = (
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "revisionHistoryLimit",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+)
+
+
+def _stateful_set_update_causes(spec: Obj, old: Obj) -> list[Cause]:
+    old_spec = old.get("spec") or {}
+    causes = [
+        _invalid(f"spec.{field}", spec.get(field), "field is immutable")
+        for field in ("serviceName", "podManagementPolicy")
+        if spec.get(field) != old_spec.get(field)
+    ]
+    if causes:
+        return causes
+    fixed = {k: v for k, v in spec.items() if k not in _STATEFUL_SET_MUTABLE}
+    old_fixed = {k: v for k, v in old_spec.items() if k not in _STATEFUL_SET_MUTABLE}
+    if fixed != old_fixed:
+        causes.append(
+            _forbidden(
+                "spec",
+                "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                "'template', 'updateStrategy', 'revisionHistoryLimit', "
+                "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+            )
+        )
+    return causes
+
+
+def _replication_controller_causes(spec: Obj) -> list[Cause]:
+    causes = _nonnegative(spec.get("replicas"), "spec.replicas")
+    selector = spec.get("selector")
+    if not selector:
+        causes.append(_required("spec.selector"))
+    template = spec.get("template")
+    if template is None:
+        causes.append(_required("spec.template"))
+        return causes
+    causes.extend(
+        _template_causes(template, {"matchLabels": selector or {}}, "spec.template")
+        if selector
+        else _containers_causes((template or {}).get("spec"), "spec.template.spec")
+    )
+    return causes
+
+
+_SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+
+
+def _service_causes(obj: Obj, old: Obj | None) -> list[Cause]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [_required("spec")]
+    causes: list[Cause] = []
+    kind = spec.get("type") or "ClusterIP"
+    if kind not in _SERVICE_TYPES:
+        supported = ", ".join(f'"{t}"' for t in _SERVICE_TYPES)
+        causes.append(
+            (
+                "spec.type",
+                "FieldValueNotSupported",
+                f"Unsupported value: {_q(kind)}: supported values: {supported}",
+            )
+        )
+    headless = spec.get("clusterIP") == "None"
+    ports = [p for p in spec.get("ports") or () if isinstance(p, dict)]
+    if kind == "ExternalName":
+        if not spec.get("externalName"):
+            causes.append(_required("spec.externalName"))
+    elif not ports and not headless:
+        causes.append(_required("spec.ports"))
+    for i, port in enumerate(ports):
+        where = f"spec.ports[{i}]"
+        if len(ports) > 1 and not port.get("name"):
+            causes.append(_required(f"{where}.name"))
+        number = port.get("port")
+        if not isinstance(number, int) or not 1 <= number <= 65535:
+            causes.append(
+                _invalid(f"{where}.port", number or 0, "must be between 1 and 65535, inclusive")
+            )
+        target = port.get("targetPort")
+        if isinstance(target, int) and not 1 <= target <= 65535:
+            causes.append(
+                _invalid(f"{where}.targetPort", target, "must be between 1 and 65535, inclusive")
+            )
+    if old is not None and kind != "ExternalName":
+        old_ips = (old.get("spec") or {}).get("clusterIPs") or []
+        new_ips = spec.get("clusterIPs") or []
+        if old_ips and new_ips and new_ips[0] != old_ips[0]:
+            causes.append(_invalid("spec.clusterIPs[0]", new_ips, "may not change once set"))
+    return causes
+
+
+def _service_status_causes(obj: Obj) -> list[Cause]:
+    spec = obj.get("spec") or {}
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+    if ingress and (spec.get("type") or "ClusterIP") != "LoadBalancer":
+        return [
+            _forbidden(
+                "status.loadBalancer.ingress", "may only be used when `spec.type` is 'LoadBalancer'"
+            )
+        ]
+    return []
+
+
+_CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("dom", 1, 31), ("month", 1, 12), ("dow", 0, 6))
+_CRON_NAMES = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
+    "oct": 10, "nov": 11, "dec": 12, "sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4,
+    "fri": 5, "sat": 6,
+}  # fmt: skip
+_CRON_DESCRIPTORS = frozenset(
+    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
+
+
+def _atoi_error(text: str) -> str:
+    return f'failed to parse int from {text}: strconv.Atoi: parsing "{text}": invalid syntax'
+
+
+def _cron_error(schedule: str) -> str:
+    """robfig/cron's ParseStandard error for ``schedule``, or "" when it parses."""
+    text = schedule.strip()
+    if text.startswith("TZ=") or text.startswith("CRON_TZ="):
+        text = text.split(" ", 1)[1] if " " in text else ""
+    if text.startswith("@"):
+        if text in _CRON_DESCRIPTORS or text.startswith("@every "):
+            return ""
+        return f"unrecognized descriptor: {text}"
+    fields = text.split()
+    if len(fields) != 5:
+        return f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]"
+    for field, (_, low, high) in zip(fields, _CRON_RANGES, strict=True):
+        for part in field.split(","):
+            span, _, step = part.partition("/")
+            if span in ("*", "?"):
+                continue
+            start, _, end = span.partition("-")
+            for bound in (start, end or start):
+                value = _CRON_NAMES.get(bound.lower()) if not bound.isdigit() else int(bound)
+                if value is None:
+                    return _atoi_error(bound)
+                if value > high:
+                    return f"end of range ({value}) above maximum ({high}): {part}"
+                if value < low:
+                    return f"beginning of range ({value}) below minimum ({low}): {part}"
+            if step and not step.isdigit():
+                return _atoi_error(step)
+    return ""
+
+
+def _job_causes(spec: Obj, path: str, old: Obj | None) -> list[Cause]:
+    causes: list[Cause] = []
+    for field in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit"):
+        causes.extend(_nonnegative(spec.get(field), f"{path}.{field}"))
+    selector = spec.get("selector")
+    causes.extend(
+        _template_causes(
+            spec.get("template"),
+            _NO_SELECTOR if selector is None else selector,
+            f"{path}.template",
+            ("OnFailure", "Never"),
+        )
+    )
+    if old is not None:
+        old_spec = old.get("spec") or {}
+        if spec.get("template") != old_spec.get("template") and not old_spec.get("suspend"):
+            causes.append(_invalid(f"{path}.template", spec.get("template"), "field is immutable"))
+    return causes
+
+
+def _more_kind_causes(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause]:
+    """Validation kube's registry does for the workloads and other often-written kinds."""
+    key = (rt.group, rt.resource)
+    spec = obj.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    if key in (("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets")):
+        word = {"deployments": "deployment", "replicasets": "replicaset"}.get(
+            rt.resource, "statefulset"
+        )
+        causes = _replicated_causes(word, spec, None)
+        if old is not None:
+            if rt.resource == "statefulsets":
+                causes.extend(_stateful_set_update_causes(spec, old))
+            elif spec.get("selector") != (old.get("spec") or {}).get("selector"):
+                causes.append(_invalid("spec.selector", spec.get("selector"), "field is immutable"))
+        return causes
+    if key == ("", "replicationcontrollers"):
+        return _replication_controller_causes(spec)
+    if key == ("", "services"):
+        return _service_causes(obj, old)
+    if key == ("batch", "jobs"):
+        return _job_causes(spec, "spec", old)
+    if key == ("batch", "cronjobs"):
+        causes = []
+        schedule = spec.get("schedule")
+        if not schedule:
+            causes.append(_required("spec.schedule"))
+        elif error := _cron_error(str(schedule)):
+            causes.append(_invalid("spec.schedule", schedule, error))
+        job = (spec.get("jobTemplate") or {}).get("spec")
+        causes.extend(
+            _job_causes(job if isinstance(job, dict) else {}, "spec.jobTemplate.spec", None)
+        )
+        return causes
+    if key == ("apiregistration.k8s.io", "apiservices"):
+        causes = []
+        group, version = spec.get("group") or "", spec.get("version") or ""
+        name = (obj.get("metadata") or {}).get("name") or ""
+        expected = f"{version}.{group}" if group else version
+        if name != expected:
+            causes.append(
+                _invalid(
+                    "metadata.name", name, f'must be `spec.version+"."+spec.group`: {_q(expected)}'
+                )
+            )
+        for field, limit in (("groupPriorityMinimum", 20000), ("versionPriority", 1000)):
+            value = spec.get(field) or 0
+            if not 0 < value < limit:
+                causes.append(
+                    _invalid(f"spec.{field}", value, f"must be positive and less than {limit}")
+                )
+        return causes
+    if key == ("networking.k8s.io", "ingresses"):
+        if not spec.get("defaultBackend") and not spec.get("rules"):
+            return [_invalid("spec", None, "either `defaultBackend` or `rules` must be specified")]
+        return []
+    both = spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None
+    if key == ("policy", "poddisruptionbudgets") and both:
+        shown = {
+            "MinAvailable": spec.get("minAvailable"),
+            "Selector": spec.get("selector"),
+            "MaxUnavailable": spec.get("maxUnavailable"),
+            "UnhealthyPodEvictionPolicy": spec.get("unhealthyPodEvictionPolicy"),
+        }
+        return [_invalid("spec", shown, "minAvailable and maxUnavailable cannot be both set")]
+    return []
+
+
 def validate(rt: ResourceType, obj: Obj, old: Obj | None = None) -> list[Cause]:
     """Causes for a 422, empty when ``obj`` may be stored (``old``: the object it replaces)."""
     if (strategy := strategy_of(rt)) is not None:
         return strategy.validate(rt, obj, old)
     causes = _meta_causes(rt, obj)
     causes.extend(_kind_causes(rt, obj, old))
+    causes.extend(_more_kind_causes(rt, obj, old))
+    if (rt.group, rt.resource) == ("", "services"):
+        causes.extend(_service_status_causes(obj))
     return causes
