@@ -50,6 +50,7 @@ in ``app[STORE]``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import cast
@@ -256,7 +257,8 @@ def build_app(
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
         if request.path == "/":
-            return web.json_response({"paths": _index(request.app)})
+            body = json.dumps({"paths": _index(request.app)}, indent=2).encode()
+            return web.Response(body=body, content_type="application/json")
         if not _under_an_api(request.path, rest.registry):
             return page_not_found_text()
         if get_context(request).info.is_resource_request:

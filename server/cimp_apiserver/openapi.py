@@ -806,7 +806,10 @@ async def handle_v3_index(request: web.Request) -> web.StreamResponse:
         return status_response(not_acceptable(["application/json"]))
     body = json.dumps(v3_index(registry_of(request.app)), separators=(",", ":")).encode()
     etag = '"' + hashlib.sha256(body).hexdigest() + '"'
-    return _json(body, etag, request, "no-cache, private")
+    response = _json(body, etag, request, "no-cache, private")
+    # kube-openapi sets no type for the index: Go's net/http sniffs the JSON as text.
+    response.headers["Content-Type"] = "text/plain; charset=utf-8"
+    return response
 
 
 async def handle_v3_document(request: web.Request) -> web.StreamResponse:

@@ -88,3 +88,29 @@ def test_root_and_unserved_paths_are_authorized_first(apiserver: Any) -> None:
         assert status == 403, body
         assert body["message"] == f'forbidden: User "nobody" cannot get path "{path}"'
         assert body["details"] == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/", "application/json"),
+        ("/openapi/v3", "text/plain; charset=utf-8"),  # kube-openapi sets none: Go sniffs
+        ("/openapi/v3/apis/apps/v1", "application/json"),
+        ("/foo", "text/plain; charset=utf-8"),
+        ("/api/v1/foos", "application/json"),
+    ],
+)
+def test_content_types(apiserver: Any, path: str, content_type: str) -> None:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=apiserver.ca_file)
+    headers = {"Authorization": f"Bearer {apiserver.admin_token}", "Accept": "application/json"}
+    request = urllib.request.Request(apiserver.url + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, context=context) as answer:
+            got = answer.headers.get("Content-Type")
+    except urllib.error.HTTPError as err:
+        got = err.headers.get("Content-Type")
+    assert got == content_type
