@@ -29,7 +29,7 @@ from aiohttp import web
 
 from . import data, discovery, resources
 from .resources import Registry, ResourceType, registry_of
-from .status import not_acceptable, page_not_found, status_response
+from .status import not_acceptable, status_response
 
 __all__ = [
     "V2_PROTOBUF",
@@ -768,7 +768,8 @@ def _json_acceptable(accept: str | None) -> bool:
 
 
 def _not_found() -> web.Response:
-    return status_response(page_not_found())
+    """kube-openapi's 404 for a document it does not serve: no body, not a Status."""
+    return web.Response(status=404, headers={"Cache-Control": "no-cache, private"})
 
 
 def _json(body: bytes, etag: str, request: web.Request, cache_control: str) -> web.Response:
@@ -801,7 +802,9 @@ async def handle_v2(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_v3_index(request: web.Request) -> web.StreamResponse:
-    """``GET /openapi/v3``."""
+    """``GET /openapi/v3`` (``/openapi/v3/`` names no document: 404)."""
+    if request.path.endswith("/"):
+        return _not_found()
     if not _json_acceptable(request.headers.get("Accept")):
         return status_response(not_acceptable(["application/json"]))
     body = json.dumps(v3_index(registry_of(request.app)), separators=(",", ":")).encode()

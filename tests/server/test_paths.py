@@ -114,3 +114,10 @@ def test_content_types(apiserver: Any, path: str, content_type: str) -> None:
     except urllib.error.HTTPError as err:
         got = err.headers.get("Content-Type")
     assert got == content_type
+
+
+@pytest.mark.parametrize("path", ["/openapi/v3/", "/openapi/v3/apis/foo/v1", "/openapi/v3/x"])
+def test_an_unserved_openapi_document_is_an_empty_404(apiserver: Any, path: str) -> None:
+    status, body = apiserver.request("GET", path)
+    assert status == 404
+    assert not body, body
