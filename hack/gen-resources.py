@@ -15,7 +15,8 @@ each, loaded lazily by the server) plus the test fixture
     its ``fieldSelector`` accepts (candidates from the Go source of k8s.io/kubernetes, each
     confirmed by a list against the real server) with kube's error text for the others, and the
     ``Table`` column definitions kube prints it with; ``generation`` where the resource's
-    registry strategy keeps ``metadata.generation`` (its Go source says so).
+    registry strategy keeps ``metadata.generation`` (its Go source says so); ``deprecated``: the
+    warning kube sends with every request to a deprecated kind (the types' lifecycle methods).
 ``types.json``
     Per schema (OpenAPI v3 component): each field's JSON type, the Go type kube names in
     ``cannot unmarshal`` errors and how Go's JSON encoder writes it (pointer, ``omitempty``,
@@ -260,6 +261,40 @@ def generation_kinds() -> set[tuple[str, str]]:
 
 
 GENERATION: set[tuple[str, str]] = set()
+_LIFECYCLE = re.compile(
+    r"func \(in \*(\w+)\) APILifecycle(Deprecated|Removed|Replacement)\(\) "
+    r"[^{]*\{\s*return ([^\n]+)"
+)
+
+
+def deprecations(group: str, version: str) -> dict[str, str]:
+    """Kind → the warning kube-apiserver sends with every request to a deprecated kind of a
+    served group version (from the API types' lifecycle methods)."""
+    directory = MOD / f"api@{STAGING}" / (group.split(".", 1)[0] if group else "core") / version
+    found: dict[str, dict[str, str]] = {}
+    for path in sorted(directory.glob("*lifecycle*.go")):
+        for kind, what, value in _LIFECYCLE.findall(path.read_text()):
+            found.setdefault(kind, {})[what] = value.strip()
+    warnings: dict[str, str] = {}
+    gv = f"{group}/{version}" if group else version
+    for kind, marks in found.items():
+        if "Deprecated" not in marks:
+            continue
+        major, minor = (int(x) for x in re.findall(r"\d+", marks["Deprecated"])[:2])
+        text = f"{gv} {kind} is deprecated in v{major}.{minor}+"
+        if "Removed" in marks:
+            removed = [int(x) for x in re.findall(r"\d+", marks["Removed"])[:2]]
+            text += f", unavailable in v{removed[0]}.{removed[1]}+"
+        if "Replacement" in marks:
+            fields = dict(re.findall(r'(Group|Version|Kind): "([^"]*)"', marks["Replacement"]))
+            replacement = (
+                f"{fields.get('Group')}/{fields['Version']}"
+                if fields.get("Group")
+                else fields.get("Version", "")
+            )
+            text += f"; use {replacement} {fields.get('Kind', '')}"
+        warnings[kind] = text
+    return warnings
 
 
 def _kind_ref(ref: dict[str, str], group: str, version: str) -> list[str]:
@@ -277,6 +312,7 @@ def build_resources(
             version = entry["version"]
             gv_path = f"apis/{group}/{version}" if group else f"api/{version}"
             legacy = {r["name"]: r for r in docs[gv_path]["resources"]}
+            warnings = deprecations(group, version)
             listed = []
             for res in entry["resources"]:
                 name = res["resource"]
@@ -291,6 +327,8 @@ def build_resources(
                 for key in ("shortNames", "categories"):
                     if res.get(key):
                         out[key] = res[key]
+                if "kind" in out and out["kind"][2] in warnings:
+                    out["deprecated"] = warnings[out["kind"][2]]
                 if "kind" in out:
                     first = group.split(".")[0] if group else "core"
                     if (first, out["kind"][2].lower()) in GENERATION:

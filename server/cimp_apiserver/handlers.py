@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import kubelet, resources, scale
+from . import corev1, kubelet, resources, scale
 from .bodies import Output, json_response, negotiate, raw_response
 from .context import RequestContext, get_context
 from .hooks import Extensions
@@ -131,8 +131,21 @@ class RestHandler:
         self.writes = Writes(store, extensions, self.registry)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        target = resolve_target(get_context(request), self.registry)
+        if not target.rt.deprecation:
+            return await self._handle(request, target)
+        warning = f'299 - "{target.rt.deprecation}"'  # kube warns on every request
+        try:
+            response = await self._handle(request, target)
+        except StatusError as err:
+            err.headers.setdefault("Warning", warning)
+            raise
+        if not response.prepared:
+            response.headers.add("Warning", warning)
+        return response
+
+    async def _handle(self, request: web.Request, target: Target) -> web.StreamResponse:
         ctx = get_context(request)
-        target = resolve_target(ctx, self.registry)
         rt = target.rt
         method = request.method.upper()
         verb = ctx.info.verb
@@ -144,6 +157,8 @@ class RestHandler:
             negotiate(request.headers.get("Accept"))  # 406 before doing anything
         if target.subresource:
             return await self._subresource(request, ctx, target, method)
+        if corev1.serves(rt.group, rt.resource) and not target.subresource:
+            return await corev1.serve(request, ctx, target, self.writes)
         if not rt.stored:
             if method == "POST" and not target.name and (target.scoped or not rt.namespaced):
                 return await self.writes.review(request, ctx, target)

@@ -124,6 +124,8 @@ class ResourceType:
     # kube keeps ``metadata.generation`` (1 on create, +1 when anything but metadata and
     # status changes), as its registry strategy for the resource does.
     generation: bool = False
+    # The warning kube-apiserver sends with every request to a deprecated kind ("" if none).
+    deprecation: str = ""
     # The OpenAPI v3 schema of a custom resource's kind (a CRD's ``openAPIV3Schema``), for
     # its generated OpenAPI documents; None: an open object. Built-ins have kube's own.
     schema: Mapping[str, Any] | None = field(default=None, compare=False)
@@ -210,6 +212,7 @@ def _builtin(group: str, version: str, entry: dict[str, Any]) -> ResourceType:
         columns=tuple(Column(*column) for column in entry.get("columns", ())),
         builtin=True,
         generation=bool(entry.get("generation")),
+        deprecation=entry.get("deprecated", ""),
     )
 
 

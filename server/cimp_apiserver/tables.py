@@ -785,7 +785,17 @@ def _by_column(rt: ResourceType, o: Obj) -> list[Any]:
     return cells
 
 
+def _component_status(o: Obj) -> list[Any]:
+    status, message, error = "Unknown", "", ""
+    for condition in o.get("conditions") or ():
+        if isinstance(condition, dict) and condition.get("type") == "Healthy":
+            status = "Healthy" if condition.get("status") == "True" else "Unhealthy"
+            message, error = condition.get("message") or "", condition.get("error") or ""
+    return [_name(o), status, message, error]
+
+
 _PRINTERS: dict[tuple[str, str], Callable[[Obj], list[Any]]] = {
+    ("", "componentstatuses"): _component_status,
     ("", "pods"): lambda o: [
         _name(o),
         _pod_ready(o),

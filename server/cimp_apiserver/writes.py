@@ -755,11 +755,12 @@ class Writes:
         return json_response(result, 201)
 
     async def _bind(
-        self, request: web.Request, ctx: RequestContext, target: Target
+        self, request: web.Request, ctx: RequestContext, target: Target, body: Obj | None = None
     ) -> web.StreamResponse:
+        """``pods/<name>/binding``, or ``bindings`` with the pod's name in ``body``."""
         rt = target.rt
         dry_run = parse_dry_run(request.query)
-        body = await self._body(request)
+        body = body if body is not None else await self._body(request)
         self.check_type_meta("Binding", ("v1",), body)
         self.decode_typed("Binding", "v1", body, parse_field_validation(request.query))
         meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
