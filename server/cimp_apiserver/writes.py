@@ -616,6 +616,8 @@ class Writes:
         rt = target.rt
         opts = await self._delete_options(request)
         current = self._get(rt, target.namespace, target.name)
+        # kube checks the preconditions (rest.BeforeDelete) before admission runs.
+        graceful.check_preconditions(rt, current.obj, opts.uid, opts.rv)
         await self._admit(
             request,
             ctx,

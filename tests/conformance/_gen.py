@@ -303,6 +303,70 @@ def token_request(
     return {"apiVersion": f"{AUTHN}/v1", "kind": "TokenRequest", "spec": spec}
 
 
+OTHER_UID = "00000000-0000-0000-0000-00000000000a"
+
+
+def delete_pod(d: Draw, ns: str, name: str) -> Req:
+    """DELETE of a pod: plainly (a pod on a node then stays, terminating), with grace 0 as
+    ``kubectl delete --force --grace-period=0`` sends it, a shorter grace in DeleteOptions,
+    preconditions that hold or not, or as a dry run."""
+    variant = d.weighted(
+        {"plain": 3, "grace0": 1, "grace5": 1, "uid": 0.7, "baduid": 0.7, "dry": 0.7, "neg": 0.3}
+    )
+    path, body = _core(ns, "pods", name), None
+    if variant == "grace0":
+        path += "?gracePeriodSeconds=0"
+    elif variant == "neg":
+        path += "?gracePeriodSeconds=-3"
+    elif variant == "dry":
+        path += "?dryRun=All"
+    elif variant == "grace5":
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 5}
+    elif variant in ("uid", "baduid"):
+        uid: Any = Ref("uid", path=_core(ns, "pods", name)) if variant == "uid" else OTHER_UID
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
+    return Req(
+        "delete",
+        "DELETE",
+        path,
+        "",
+        "pods",
+        ns,
+        name,
+        body=body,
+        label=f"delete pod {name} ({variant})",
+    )
+
+
+def evict_pod(d: Draw, ns: str, name: str) -> Req:
+    """An eviction: plain, without a name, with a precondition that fails, grace 0, dry run."""
+    variant = d.weighted({"plain": 4, "nameless": 0.5, "baduid": 0.2, "grace0": 0.5, "dry": 0.5})
+    body: dict[str, Any] = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": _meta(name, ns),
+    }
+    if variant == "nameless":
+        del body["metadata"]
+    elif variant == "baduid":
+        body["deleteOptions"] = {"preconditions": {"uid": OTHER_UID}}
+    elif variant == "grace0":
+        body["deleteOptions"] = {"gracePeriodSeconds": 0}
+    elif variant == "dry":
+        body["deleteOptions"] = {"dryRun": ["All"]}
+    return Req(
+        "create",
+        "POST",
+        _core(ns, "pods", name, "eviction"),
+        "",
+        "pods/eviction",
+        ns,
+        name,
+        body=body,
+        label=f"evict {name} ({variant})",
+    )
+
+
 def field_selector(d: Draw, w: World) -> str:
     node = d.pick([*w.nodes, w.name("ghost")]) if w.nodes else w.name("ghost")
     return d.weighted(
@@ -355,6 +419,7 @@ def _request(d: Draw, w: World) -> Req:
             "watch-path": 2,
             "pod-status": 2,
             "eviction": 1,
+            "delete-pod": 1.5,
             "get-node": 3,
             "list-nodes": 2,
             "node-status": 1,
@@ -415,24 +480,10 @@ def _request(d: Draw, w: World) -> Req:
             body=body,
             content_type=MERGE,
         )
-    if kind == "eviction":
+    if kind in ("eviction", "delete-pod"):
         if pod_name == w.name("agent-pod"):
             pod_name = w.name("web")  # the requestor's token stays bound to a live pod
-        eviction: dict[str, Any] = {
-            "apiVersion": "policy/v1",
-            "kind": "Eviction",
-            "metadata": _meta(pod_name, ns),
-        }
-        return Req(
-            "create",
-            "POST",
-            _core(ns, "pods", pod_name, "eviction"),
-            "",
-            "pods/eviction",
-            ns,
-            pod_name,
-            body=eviction,
-        )
+        return evict_pod(d, ns, pod_name) if kind == "eviction" else delete_pod(d, ns, pod_name)
     if kind == "get-node":
         return Req("get", "GET", _core("", "nodes", node), "", "nodes", "", node)
     if kind == "list-nodes":
@@ -564,7 +615,18 @@ def _request(d: Draw, w: World) -> Req:
     # Not /healthz, /livez, /readyz or /version: two bootstrap bindings allow them, and kube's
     # RBAC names whichever its cache (a Go map) lists first in the audit reason.
     path = d.pick(
-        ["/api", "/apis", "/api/v1", "/apis/apps", "/openapi/v3", w.name("/nope/x&<>"), "/"]
+        [
+            "/api",
+            "/apis",
+            "/api/v1",
+            "/apis/apps",
+            "/openapi/v3",
+            w.name("/nope/x&<>"),
+            "/",
+            "/healthz/nope",
+            "/apis/example.com",
+            "/openapi/v3/apis/example.com/v1",
+        ]
     )
     if not path.startswith("/"):
         path = "/" + path
@@ -1226,6 +1288,7 @@ def _node_request(d: Draw, w: World, n1: str, n2: str, keep_on1: bool) -> Req:
             "eviction": 2,
             "secret": 2,
             "list-pods": 1,
+            "get-pod": 1,
         }
     )
     if kind == "token":
@@ -1326,18 +1389,15 @@ def _node_request(d: Draw, w: World, n1: str, n2: str, keep_on1: bool) -> Req:
             label=f"create {kind} on {node} ({variant})",
         )
     if kind == "delete-pod":
-        # A requestor whose token is bound to on1 keeps it: kube would still accept the token
-        # for up to 10 s (its authentication cache), the embedded server not at all.
+        # A requestor whose token is bound to on1 keeps it: once the pod is gone (grace 0),
+        # kube would still accept the token for up to 10 s (its authentication cache), the
+        # embedded server not at all.
         name = d.pick([w.name("on2")] if keep_on1 else [w.name("on1"), w.name("on2")])
+        return delete_pod(d, ns, name)
+    if kind == "get-pod":
+        name = d.pick([w.name("on1"), w.name("on2"), w.name("unsched")])
         return Req(
-            "delete",
-            "DELETE",
-            _core(ns, "pods", name),
-            "",
-            "pods",
-            ns,
-            name,
-            label=f"delete pod {name}",
+            "get", "GET", _core(ns, "pods", name), "", "pods", ns, name, label=f"get pod {name}"
         )
     if kind in ("node-labels", "node-taints"):
         node = d.weighted({n1: 4, n2: 1})
@@ -1408,18 +1468,7 @@ def _node_request(d: Draw, w: World, n1: str, n2: str, keep_on1: bool) -> Req:
         )
     if kind == "eviction":
         name = d.pick([w.name("on2")] if keep_on1 else [w.name("on1"), w.name("on2")])
-        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": _meta(name, ns)}
-        return Req(
-            "create",
-            "POST",
-            _core(ns, "pods", name, "eviction"),
-            "",
-            "pods/eviction",
-            ns,
-            name,
-            body=body,
-            label=f"evict {name}",
-        )
+        return evict_pod(d, ns, name)
     if kind == "secret":
         name = d.pick([w.name("sec"), w.name("sec2")])
         return Req(

@@ -333,3 +333,20 @@ def test_a_terminating_pod_is_still_its_nodes_pod(server: Any) -> None:
             break
         time.sleep(0.2)
     assert status == 401, body
+
+
+def test_preconditions_come_before_admission(server: Any) -> None:
+    """kube checks a DELETE's preconditions (rest.BeforeDelete) before NodeRestriction."""
+    server.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"}})
+    node = server.add_user("system:node:n2", groups=["system:nodes"])
+    path = f"{PODS}/on-node"  # on n1: node n2 may not delete it
+    status, body = server.request(
+        "DELETE", path, _options(preconditions={"uid": OTHER_UID}), token=node
+    )
+    assert (status, body["reason"]) == (409, "Conflict"), body
+    status, body = server.request("DELETE", path, token=node)
+    assert status == 403, body
+    assert body["message"] == (
+        'pods "on-node" is forbidden: node "n2" can only delete pods with spec.nodeName set to '
+        "itself"
+    )
