@@ -201,7 +201,7 @@ class RestHandler:
             return await scale.serve(request, ctx, target, self.writes)
         if kubelet.serves(rt.group, rt.resource, sub):
             return await kubelet.serve(request, target, self.store)
-        if sub in ("status",):
+        if sub in ("status", "ephemeralcontainers", "resize"):  # the object, part of it written
             if method in ("GET", "HEAD"):
                 return await self.do_get(request, target)
             if method == "PUT":

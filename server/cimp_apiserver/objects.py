@@ -22,7 +22,7 @@ from constrained_impersonation.identity import is_dns1123_label, is_dns1123_subd
 
 from . import defaults, services
 from .resources import ResourceType
-from .status import quote
+from .status import invalid, quote
 from .storage import Store, now_rfc3339
 from .strategy import strategy_of
 
@@ -455,11 +455,47 @@ def prepare_create(rt: ResourceType, obj: Obj, store: Store | None = None) -> No
     _finish(rt, obj)
 
 
-def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
-    """Carry over what a main-resource update may not change (in place)."""
+def _pod_subresource_update(subresource: str, obj: Obj, old: Obj) -> None:
+    """``pods/<n>/ephemeralcontainers`` and ``pods/<n>/resize`` write one part of the pod:
+    everything else is the old pod's (in place)."""
+    new_spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(new_spec, dict)
+    merged = copy.deepcopy(old)
+    merged_meta = _meta(merged)
+    merged_meta["resourceVersion"] = _meta(obj).get("resourceVersion")
+    spec = merged.setdefault("spec", {})
+    if subresource == "ephemeralcontainers":
+        spec["ephemeralContainers"] = copy.deepcopy(new_spec.get("ephemeralContainers"))
+        if spec["ephemeralContainers"] is None:
+            del spec["ephemeralContainers"]
+    else:  # resize: each container's resources and resize policy
+        wanted = {c.get("name"): c for c in new_spec.get("containers") or () if isinstance(c, dict)}
+        for container in spec.get("containers") or ():
+            given = wanted.get(container.get("name")) if isinstance(container, dict) else None
+            if given is not None:
+                for key in ("resources", "resizePolicy"):
+                    if key in given:
+                        container[key] = copy.deepcopy(given[key])
+        before, after = _qos_class(old.get("spec")), _qos_class(spec)
+        if before != after:
+            raise invalid(
+                "Pod",
+                str(merged_meta.get("name") or ""),
+                "",
+                [_invalid("spec", before, "Pod QOS Class may not change as a result of resizing")],
+            )
+    obj.clear()
+    obj.update(merged)
+
+
+def prepare_update(rt: ResourceType, obj: Obj, old: Obj, subresource: str = "") -> None:
+    """Carry over what a main-resource update may not change (in place); ``subresource``:
+    the pod subresources that write part of a pod (``ephemeralcontainers``, ``resize``)."""
     if (strategy := strategy_of(rt)) is not None:
         strategy.prepare_update(rt, obj, old)
         return
+    if (rt.group, rt.resource) == ("", "pods") and subresource in ("ephemeralcontainers", "resize"):
+        _pod_subresource_update(subresource, obj, old)
     defaults.apply_defaults(rt.api_version, rt.kind, obj)
     meta = _meta(obj)
     old_meta = old.get("metadata") or {}
@@ -1087,10 +1123,16 @@ def _more_kind_causes(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause
     return []
 
 
-def validate(rt: ResourceType, obj: Obj, old: Obj | None = None) -> list[Cause]:
-    """Causes for a 422, empty when ``obj`` may be stored (``old``: the object it replaces)."""
+def validate(
+    rt: ResourceType, obj: Obj, old: Obj | None = None, subresource: str = ""
+) -> list[Cause]:
+    """Causes for a 422, empty when ``obj`` may be stored (``old``: the object it replaces,
+    through ``subresource`` if one)."""
     if (strategy := strategy_of(rt)) is not None:
         return strategy.validate(rt, obj, old)
+    if subresource in ("ephemeralcontainers", "resize") and old is not None:
+        # the rest of the pod is the old one's: only the written part can be wrong
+        return _containers_causes(obj.get("spec"), "spec")
     causes = _meta_causes(rt, obj)
     causes.extend(_kind_causes(rt, obj, old))
     causes.extend(_more_kind_causes(rt, obj, old))

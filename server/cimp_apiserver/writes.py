@@ -424,7 +424,7 @@ class Writes:
             if sub == "status":
                 obj = objects.prepare_status_update(rt, obj, old.obj)
             else:
-                objects.prepare_update(rt, obj, old.obj)
+                objects.prepare_update(rt, obj, old.obj, sub)
             managed_fields.record(request, rt, sub, old.obj, obj, sent)
             await self._admit(
                 request,
@@ -438,7 +438,7 @@ class Writes:
                 old.obj,
                 dry_run,
             )
-            causes = objects.validate(rt, obj, old.obj)
+            causes = objects.validate(rt, obj, old.obj, sub)
             if causes:
                 raise invalid(rt.kind, target.name, rt.group, causes)
             if dry_run:
