@@ -455,7 +455,8 @@ def _request(d: Draw, w: World) -> Req:
         return Req("list", "GET", _core("", "pods") + q, "", "pods")
     if kind == "watch-pods":
         scope = d.pick(["", ns])
-        q = _query(watch="true", fieldSelector=field_selector(d, w))
+        timeout = "1" if d.chance(0.4) else ""  # the server ends it: its events are compared
+        q = _query(watch="true", fieldSelector=field_selector(d, w), timeoutSeconds=timeout)
         return Req("watch", "GET", _core(scope, "pods") + q, "", "pods", scope, watch=True)
     if kind == "watch-path":
         # The deprecated /watch/ prefix: kube ignores the selectors for authorization there.
@@ -1287,7 +1288,7 @@ def _node_request(d: Draw, w: World, n1: str, n2: str, keep_on1: bool) -> Req:
             "pod-status": 3,
             "eviction": 2,
             "secret": 2,
-            "list-pods": 1,
+            "list-pods": 1.5,
             "get-pod": 1,
         }
     )
@@ -1481,7 +1482,13 @@ def _node_request(d: Draw, w: World, n1: str, n2: str, keep_on1: bool) -> Req:
             name,
             label=f"get secret {name}",
         )
-    q = _query(fieldSelector=d.pick([f"spec.nodeName={n1}", f"spec.nodeName={n2}", ""]))
+    selector = d.pick([f"spec.nodeName={n1}", f"spec.nodeName={n2}", ""])
+    if d.chance(0.4):  # a watch the server ends after a second: its events are compared
+        q = _query(watch="true", fieldSelector=selector, timeoutSeconds="1")
+        return Req(
+            "watch", "GET", _core("", "pods") + q, "", "pods", watch=True, label="watch pods " + q
+        )
+    q = _query(fieldSelector=selector)
     return Req("list", "GET", _core("", "pods") + q, "", "pods", label="list pods " + q)
 
 

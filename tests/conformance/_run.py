@@ -138,10 +138,14 @@ class Side:
                 resp = conn.getresponse()
                 ctype = resp.getheader("Content-Type") or ""
                 warnings = tuple(resp.headers.get_all("Warning") or ())
-                if watch and resp.status < 300:
-                    conn.close()  # a watch that started: its stream is not compared
+                if watch and resp.status < 300 and "timeoutSeconds=" not in step.path:
+                    conn.close()  # a watch the client ends: only its start is compared
                     return Answer(resp.status, None, ctype.split(";")[0], warnings)
-                raw = resp.read()
+                raw = resp.read()  # a watch with a timeout: the server ends the stream
+                if watch and resp.status < 300:
+                    conn.close()
+                    events = [json.loads(line) for line in raw.splitlines() if line.strip()]
+                    return Answer(resp.status, {"$watch": events}, ctype.split(";")[0], warnings)
             except (http.client.HTTPException, OSError):
                 conn.close()
                 if not watch:
@@ -277,6 +281,11 @@ def _resolve(value: Any, side: Side, obs: Observed) -> Any:
     return value
 
 
+def _client_ended(step: Step, answer: Answer) -> bool:
+    """A watch that started and that the client closed (one with a timeout the server ends)."""
+    return step.watch and answer.status < 300 and answer.body is None
+
+
 def _wait_for_events(side: Side, scenario: Scenario, obs: Observed, timeout: float = 3.0) -> None:
     """Collect each step's audit events; wait until its final one was written."""
     deadline = time.monotonic() + timeout
@@ -285,8 +294,9 @@ def _wait_for_events(side: Side, scenario: Scenario, obs: Observed, timeout: flo
         answer = obs.answers[i]
         if answer is None:
             continue
-        started = step.watch and answer.status < 300
-        wanted[_agent(scenario, i)] = "ResponseStarted" if started else "ResponseComplete"
+        wanted[_agent(scenario, i)] = (
+            "ResponseStarted" if _client_ended(step, answer) else ("ResponseComplete")
+        )
     got: dict[str, list[dict[str, Any]]] = {agent: [] for agent in wanted}
     while True:
         side.audit.poll()
@@ -300,7 +310,7 @@ def _wait_for_events(side: Side, scenario: Scenario, obs: Observed, timeout: flo
     for i, step in enumerate(scenario.steps):
         events = sorted(got.get(_agent(scenario, i), []), key=lambda e: _STAGES.get(e["stage"], 9))
         answer = obs.answers[i]
-        if step.watch and answer is not None and answer.status < 300:
+        if answer is not None and _client_ended(step, answer):
             # The client closed the stream: when the server notices is timing, not semantics.
             events = [e for e in events if e["stage"] != "ResponseComplete"]
         obs.events.append(events)
@@ -348,6 +358,13 @@ def summarize(answer: Answer | None, norm: Normalizer, prefix: str) -> Any:
         return None
     body = answer.body
     if isinstance(body, dict):
+        if "$watch" in body:  # the events of a watch the server ended: this scenario's
+            return [
+                {"type": e.get("type"), "object": norm.apply(e.get("object"))}
+                for e in body["$watch"]
+                if any(p.startswith(prefix) for p in _item_name(e.get("object")).split("/"))
+                or e.get("type") not in ("ADDED", "MODIFIED", "DELETED")
+            ]
         kind = body.get("kind")
         if isinstance(kind, str) and kind.endswith("List") and kind != "List":
             items = sorted(body.get("items") or [], key=_item_name)
