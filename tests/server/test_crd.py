@@ -634,3 +634,37 @@ def test_defaults_added_later_apply_on_read_and_survive_a_restart(
         s.restart()
         served(s, path)
         assert s.request("GET", f"{path}/x")[1]["spec"] == wanted
+
+
+def test_served_versions_get_local_api_services(server: APIServer) -> None:
+    body = crd(plural="regs", kind="Reg", group="reg.example.com")
+    second = copy.deepcopy(body["spec"]["versions"][0])
+    second.update(name="v1beta1", storage=False)
+    body["spec"]["versions"].append(second)
+    create(server, body)
+    path = "/apis/apiregistration.k8s.io/v1/apiservices"
+
+    def registered() -> dict[str, Any] | None:
+        status, obj = server.request("GET", f"{path}/v1beta1.reg.example.com")
+        return obj if status == 200 else None
+
+    service = wait_for(registered, "the APIService")
+    assert service["metadata"]["labels"] == {"kube-aggregator.kubernetes.io/automanaged": "true"}
+    assert service["spec"] == {
+        "group": "reg.example.com",
+        "version": "v1beta1",
+        "groupPriorityMinimum": 1000,
+        "versionPriority": 100,
+    }
+    (available,) = service["status"]["conditions"]
+    assert (available["type"], available["status"], available["reason"]) == (
+        "Available",
+        "True",
+        "Local",
+    )
+    assert server.request("GET", f"{path}/v1.reg.example.com")[0] == 200
+    assert server.request("DELETE", f"{CRDS}/regs.reg.example.com")[0] == 200
+    wait_for(
+        lambda: server.request("GET", f"{path}/v1.reg.example.com")[0] == 404,
+        "the APIService to go",
+    )

@@ -24,7 +24,7 @@ from aiohttp.typedefs import Handler
 from ..lifecycle import BACKGROUND, Lifecycle
 from ..resources import Registry
 from ..status import StatusError
-from ..storage import Store
+from ..storage import Store, now_rfc3339
 from .definitions import CLEANUP_FINALIZER, CRD_GROUP, CRD_RESOURCE, set_condition
 from .model import Definition, Names
 from .served import CustomResourceType, build
@@ -39,6 +39,48 @@ Obj = dict[str, Any]
 class _Serving:
     rv: int
     types: list[CustomResourceType]
+
+
+_APISERVICE_GROUP = "apiregistration.k8s.io"
+_APISERVICES = "apiservices"
+_AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
+
+
+def _crd_service(obj: Obj) -> bool:
+    """An APIService this controller manages (automanaged, with CRD priorities)."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    spec = obj.get("spec") or {}
+    return (
+        labels.get(_AUTOMANAGED) == "true"
+        and spec.get("groupPriorityMinimum") == 1000
+        and spec.get("versionPriority") == 100
+        and not spec.get("service")
+    )
+
+
+def _api_service(name: str, group: str, version: str) -> Obj:
+    return {
+        "kind": "APIService",
+        "apiVersion": f"{_APISERVICE_GROUP}/v1",
+        "metadata": {"name": name, "labels": {_AUTOMANAGED: "true"}},
+        "spec": {
+            "group": group,
+            "version": version,
+            "groupPriorityMinimum": 1000,
+            "versionPriority": 100,
+        },
+        "status": {
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "True",
+                    "lastTransitionTime": now_rfc3339(),
+                    "reason": "Local",
+                    "message": "Local APIServices are always available",
+                }
+            ]
+        },
+    }
 
 
 def _names_equal(a: Names, b: Names) -> bool:
@@ -123,6 +165,7 @@ class CRDController:
                 self._accept(crd, record.rv, records)
         records = {r.name: r for r in self.store.list(CRD_GROUP, CRD_RESOURCE)[0]}
         self._serve(records)
+        self._register(records)
 
     def _write_status(self, obj: Obj, rv: int) -> bool:
         try:
@@ -236,6 +279,37 @@ class CRDController:
         for rt in sorted(every, key=lambda t: (t.group, t.version, t.resource)):
             self.registry.add(rt)
         self._serving = wanted
+
+    # ------------------------------------------------------------------ APIServices
+
+    def _register(self, records: dict[str, Any]) -> None:
+        """kube's CRD registration and autoregister controllers: a local APIService
+        ``<version>.<group>`` for every served version of a CRD (priority 1000/100), removed
+        when no CRD serves it any more."""
+        if self.registry.stored(_APISERVICE_GROUP, _APISERVICES) is None:
+            return
+        wanted: dict[str, tuple[str, str]] = {}
+        for record in records.values():
+            crd = Definition.parse(record.obj)
+            if not crd.group:
+                continue
+            for served in crd.versions:
+                if served.served and served.name:
+                    wanted[f"{served.name}.{crd.group}"] = (crd.group, served.name)
+        current = {
+            r.name: r
+            for r in self.store.list(_APISERVICE_GROUP, _APISERVICES)[0]
+            if _crd_service(r.obj)
+        }
+        for name in sorted(current.keys() - wanted.keys()):
+            with contextlib.suppress(StatusError):
+                self.store.delete(_APISERVICE_GROUP, _APISERVICES, "", name)
+        for name in sorted(wanted.keys() - current.keys()):
+            if self.store.get(_APISERVICE_GROUP, _APISERVICES, "", name) is not None:
+                continue  # someone else's (an aggregated API): leave it
+            service = _api_service(name, *wanted[name])
+            with contextlib.suppress(StatusError):
+                self.store.create(_APISERVICE_GROUP, _APISERVICES, service)
 
     # ------------------------------------------------------------------ finalizing
 
