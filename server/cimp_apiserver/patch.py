@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "MAX_COPY_BYTES",
@@ -245,23 +245,54 @@ _MISSING = object()
 # --------------------------------------------------------------------------- strategic merge
 
 
-def _strip(value: Any) -> Any:
+class _Field(NamedTuple):
+    """What the schema says of one field: its value type and patch strategy."""
+
+    type: str  # a model name, "[]T", "{}T", a scalar, or "" when unknown
+    merge_key: str | None
+    merge: bool  # patch-strategy contains "merge"
+
+
+def _field(model: str | None, key: str) -> _Field | None:
+    """The field ``key`` of ``model`` (the schema of the served kind), None without a schema
+    (name-table mode); ``model`` "" is a value the schema leaves untyped."""
+    if model is None:
+        return None
+    from . import schema  # the typed table of every built-in kind
+
+    fields = schema.fields(model)
+    found = fields.get(key) if fields is not None else None
+    if found is None:
+        return _Field("", None, False)
+    strategy = str(found.markers.get("patch-strategy") or "")
+    key_name = found.markers.get("patch-merge-key")
+    return _Field(found.type, str(key_name) if key_name else None, "merge" in strategy.split(","))
+
+
+def _model_of(typ: str) -> str | None:
+    """The model of a field type (or of its elements), None for scalars and open values."""
+    while typ.startswith(("[]", "{}")):
+        typ = typ[2:]
+    return typ if "." in typ else None
+
+
+def _strip(value: Any, model: str | None = None) -> Any:
     """A patch value used as-is (no counterpart in the original): directives removed."""
     if isinstance(value, dict):
         if value.get(_DIRECTIVE) == "delete":
             return None
-        return _merge_map({}, value)
+        return _merge_map({}, value, model)
     if isinstance(value, list):
-        return [_strip(v) for v in value if not (isinstance(v, dict) and _DIRECTIVE in v)]
+        return [_strip(v, model) for v in value if not (isinstance(v, dict) and _DIRECTIVE in v)]
     return value
 
 
-def _merge_map(original: dict[str, Any], patch: dict[str, Any]) -> Any:
+def _merge_map(original: dict[str, Any], patch: dict[str, Any], model: str | None = None) -> Any:
     directive = patch.get(_DIRECTIVE)
     if directive == "delete":
         return None
     if directive == "replace":
-        return {k: _strip(v) for k, v in patch.items() if not k.startswith("$")}
+        return {k: _strip(v, _child(model, k)) for k, v in patch.items() if not k.startswith("$")}
     if directive not in (None, "merge"):
         raise PatchError(f"Unknown patch type: {directive} in map", 400)
     result = dict(original)
@@ -279,21 +310,27 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any]) -> Any:
             result.pop(key, None)
             continue
         current = result.get(key)
+        spec = _field(model, key)
         if isinstance(value, dict):
-            merged = _merge_map(current if isinstance(current, dict) else {}, value)
+            if spec is not None and spec.type.startswith("{}"):
+                merged = _merge_values(current if isinstance(current, dict) else {}, value, spec)
+            else:
+                child = (_model_of(spec.type) or "") if spec is not None else None
+                merged = _merge_map(current if isinstance(current, dict) else {}, value, child)
             if merged is None:
                 result.pop(key, None)
             else:
                 result[key] = merged
         elif isinstance(value, list):
-            result[key] = _merge_list(key, current if isinstance(current, list) else [], value)
+            current_list = current if isinstance(current, list) else []
+            result[key] = _merge_list(key, current_list, value, spec)
         else:
             result[key] = value
     for key, value in patch.items():
         if key.startswith(_ORDER):
-            field = key[len(_ORDER) :]
-            if isinstance(value, list) and isinstance(result.get(field), list):
-                result[field] = _reorder(field, result[field], value)
+            name = key[len(_ORDER) :]
+            if isinstance(value, list) and isinstance(result.get(name), list):
+                result[name] = _reorder(name, result[name], value, _field(model, name))
     retain = patch.get(_RETAIN)
     if retain is not None:
         if not isinstance(retain, list):
@@ -315,52 +352,122 @@ def _without(items: list[Any], unwanted: list[Any]) -> list[Any]:
     return [v for v in items if _hashable(v) not in drop]
 
 
-def _merge_list(field: str, original: list[Any], patch: list[Any]) -> list[Any]:
-    """Merge by key in O(n + m): lists are bounded only by the 3 MiB body."""
-    key = MERGE_KEYS.get(field)
+def _child(model: str | None, key: str) -> str | None:
+    field = _field(model, key)
+    return (_model_of(field.type) or "") if field is not None else None
+
+
+def _merge_values(original: dict[str, Any], patch: dict[str, Any], field: _Field) -> Any:
+    """A map field (``labels``, ``resources.limits``...): each entry merged on its own."""
+    if patch.get(_DIRECTIVE) in ("delete", "replace"):
+        return _merge_map(original, patch, None)
+    model = _model_of(field.type) or ""
+    result = dict(original)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and model:
+            current = result.get(key)
+            merged = _merge_map(current if isinstance(current, dict) else {}, value, model)
+            if merged is None:
+                result.pop(key, None)
+            else:
+                result[key] = merged
+        else:
+            result[key] = _strip(value)
+    return result
+
+
+def _merge_list(
+    field: str, original: list[Any], patch: list[Any], spec: _Field | None = None
+) -> list[Any]:
+    """Merge by key in O(n + m): lists are bounded only by the 3 MiB body. ``spec``: what the
+    schema says of the list (else the merge keys of the served kinds by field name)."""
+    # In schema mode an untyped element is "" (merged as plain JSON), never the name table.
+    item_model = (_model_of(spec.type) or "") if spec is not None else None
+    if spec is not None:
+        key = spec.merge_key if spec.merge else None
+        primitive_merge = spec.merge and _model_of(spec.type) is None
+    else:
+        key = MERGE_KEYS.get(field)
+        primitive_merge = field in PRIMITIVE_MERGE_LISTS
     if any(isinstance(v, dict) and v.get(_DIRECTIVE) == "replace" for v in patch):
-        return [_strip(v) for v in patch if not (isinstance(v, dict) and _DIRECTIVE in v)]
+        return [
+            _strip(v, item_model) for v in patch if not (isinstance(v, dict) and _DIRECTIVE in v)
+        ]
     if key is None:
-        if field in PRIMITIVE_MERGE_LISTS:
-            merged = list(original)
-            seen = {_hashable(v) for v in merged}
-            for value in patch:
-                if _hashable(value) not in seen:
-                    seen.add(_hashable(value))
-                    merged.append(value)
-            return merged
-        return [_strip(v) for v in patch]
-    result: list[Any] = [copy.deepcopy(v) for v in original]
-    index: dict[Any, int] = {}
-    for i, value in enumerate(result):
+        if not primitive_merge:
+            return [_strip(v, item_model) for v in patch]
+        patched: dict[Any, Any] = {}
+        for value in patch:
+            patched.setdefault(_hashable(value), value)
+        server = {_hashable(v): i for i, v in reversed(list(enumerate(original)))}
+        only = [v for v in original if _hashable(v) not in patched]
+        return _merge_sorted(only, list(patched.values()), server, _hashable)
+
+    def ident(value: Any) -> Any:
+        return _hashable(value.get(key)) if isinstance(value, dict) else _hashable(value)
+
+    server_index: dict[Any, int] = {}
+    for i, value in enumerate(original):
         if isinstance(value, dict) and key in value:
-            index.setdefault(_hashable(value[key]), i)
+            server_index.setdefault(ident(value), i)
+    merged: dict[Any, Any] = {}  # the patch's elements, merged, in patch order
     deleted: set[Any] = set()
     for item in patch:
         if not isinstance(item, dict) or key not in item:
             raise PatchError(f"map: {item!r} does not contain declared merge key: {key}", 400)
-        ident = _hashable(item[key])
+        name = ident(item)
         if item.get(_DIRECTIVE) == "delete":
-            deleted.add(ident)
+            deleted.add(name)
+            merged.pop(name, None)
             continue
-        deleted.discard(ident)
-        position = index.get(ident)
-        if position is None:
-            index[ident] = len(result)
-            result.append(_strip(item))
+        deleted.discard(name)
+        if name in merged:
+            merged[name] = _merge_map(merged[name], item, item_model)
+        elif name in server_index:
+            base = copy.deepcopy(original[server_index[name]])
+            merged[name] = _merge_map(base, item, item_model)
         else:
-            result[position] = _merge_map(result[position], item)
-    if deleted:
-        result = [
-            v
-            for v in result
-            if not (isinstance(v, dict) and key in v and _hashable(v[key]) in deleted)
-        ]
-    return result
+            merged[name] = _strip(item, item_model)
+    only = [
+        copy.deepcopy(v)
+        for v in original
+        if not (isinstance(v, dict) and key in v and (ident(v) in merged or ident(v) in deleted))
+    ]
+    return _merge_sorted(only, list(merged.values()), server_index, ident)
 
 
-def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
-    key = MERGE_KEYS.get(field)
+def _merge_sorted(
+    server_only: list[Any], patched: list[Any], server: dict[Any, int], ident: Any
+) -> list[Any]:
+    """kube's ``mergeSortedSlice``: the server's untouched elements and the patch's, each in
+    their own order; an element the server had keeps its place among the server's, a new one
+    goes before the server's elements that remain."""
+    out: list[Any] = []
+    i = j = 0
+    while i < len(server_only) or j < len(patched):
+        if j >= len(patched):
+            out.append(server_only[i])
+            i += 1
+        elif i >= len(server_only):
+            out.append(patched[j])
+            j += 1
+        else:
+            left, right = server.get(ident(server_only[i])), server.get(ident(patched[j]))
+            if left is not None and right is not None and left < right:
+                out.append(server_only[i])
+                i += 1
+            else:
+                out.append(patched[j])
+                j += 1
+    return out
+
+
+def _reorder(
+    field: str, items: list[Any], order: list[Any], spec: _Field | None = None
+) -> list[Any]:
+    key = (spec.merge_key if spec.merge else None) if spec is not None else MERGE_KEYS.get(field)
 
     def ident(value: Any) -> Any:
         if key is not None and isinstance(value, dict):
@@ -374,13 +481,17 @@ def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
     return [items[i] for i in ranked]
 
 
-def strategic_merge_patch(original: dict[str, Any], patch: Any) -> dict[str, Any]:
-    """kube's strategic merge of ``patch`` into a copy of ``original``."""
+def strategic_merge_patch(
+    original: dict[str, Any], patch: Any, model: str | None = None
+) -> dict[str, Any]:
+    """kube's strategic merge of ``patch`` into a copy of ``original``. ``model``: the schema
+    of the object's kind (``schema.model``), whose ``x-kubernetes-patch-*`` markers say how
+    each list merges; without one, lists merge by the served kinds' field names."""
     if not isinstance(patch, dict):
         raise PatchError(
             "json: cannot unmarshal array into Go value of type map[string]interface {}", 400
         )
-    merged = _merge_map(copy.deepcopy(original), patch)
+    merged = _merge_map(copy.deepcopy(original), patch, model)
     if merged is None:
         raise PatchError("the patch deletes the whole object", 422)
     if not isinstance(merged, dict):  # pragma: no cover - _merge_map returns maps

@@ -167,7 +167,9 @@ async def serve(
             elif ptype == "merge":
                 patched = merge_patch(copy.deepcopy(current), patch)
             else:
-                patched = strategic_merge_patch(copy.deepcopy(current), patch)
+                patched = strategic_merge_patch(
+                    copy.deepcopy(current), patch, "io.k8s.api.autoscaling.v1.Scale"
+                )
         except PatchError as err:
             reason = "BadRequest" if err.code == 400 else "Invalid"
             raise StatusError(err.code, reason, err.message) from None

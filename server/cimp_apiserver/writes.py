@@ -523,7 +523,9 @@ class Writes:
                 elif ptype == "apply":
                     patched = tracker.apply(current, doc, opts.field_manager, opts.force)
                 else:
-                    patched = strategic_merge_patch(current, doc)
+                    patched = strategic_merge_patch(
+                        current, doc, schema.model(rt.api_version, rt.kind)
+                    )
             except PatchError as err:
                 raise _patch_failure(err) from None
             except RecursionError:

@@ -92,7 +92,8 @@ def test_strategic_merge_by_keys_and_directives() -> None:
     }
     out = strategic_merge_patch(POD, patch)
     assert out["metadata"]["labels"] == {"b": "2", "c": "3"}
-    assert out["metadata"]["finalizers"] == ["x", "y"]
+    # kube's mergeSortedSlice: an element the server lacked goes before the server's own
+    assert out["metadata"]["finalizers"] == ["y", "x"]
     containers = out["spec"]["containers"]
     assert [c["name"] for c in containers] == ["app", "new"]
     assert containers[0]["image"] == "app:2"
@@ -178,7 +179,8 @@ def test_client_patch_types(api: tuple[k.ApiClient, MemoryStore]) -> None:
         },
     )
     container = smp.spec.template.spec.containers[0]
-    assert [e.name for e in container.env] == ["A", "B"] and container.image == "app:1"
+    # a new element goes before the server's remaining ones, as kube-apiserver merges
+    assert [e.name for e in container.env] == ["B", "A"] and container.image == "app:1"
     created = core.create_namespaced_pod(
         "ns1",
         {
