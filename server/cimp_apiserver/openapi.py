@@ -30,6 +30,7 @@ from aiohttp import web
 from . import data, discovery, resources
 from .resources import Registry, ResourceType, registry_of
 from .status import not_acceptable, status_response
+from .strategy import strategy_of
 
 __all__ = [
     "V2_PROTOBUF",
@@ -67,6 +68,12 @@ def _gvk(group: str, version: str, kind: str) -> dict[str, str]:
 
 def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
+def _documented(rt: ResourceType, v2: bool) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The kind and list schemas a resource's strategy documents (custom resources)."""
+    strategy = strategy_of(rt)
+    return strategy.openapi(rt, v2) if strategy is not None else None
 
 
 def _custom_name(rt: ResourceType, kind: str) -> str:
@@ -154,6 +161,9 @@ class _Schemas:
     def custom(self, rt: ResourceType) -> str:
         """The kind's schema: ``rt.schema`` if it has one, else an open object."""
         name = _custom_name(rt, rt.kind)
+        if name not in self.schemas and (documented := _documented(rt, v2=False)):
+            self.meta("ObjectMeta")  # custom resources: apiextensions' builder (crd/openapi.py)
+            self.schemas[name] = documented[0]
         if name not in self.schemas:
             open_object = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
             given = copy.deepcopy(dict(rt.schema)) if rt.schema is not None else None
@@ -181,6 +191,10 @@ class _Schemas:
 
     def list_of(self, rt: ResourceType, item: str) -> str:
         name = _custom_name(rt, rt.list_kind)
+        if documented := _documented(rt, v2=False):
+            self.meta("ListMeta")
+            self.schemas[name] = documented[1]
+            return name
         self.schemas[name] = {
             "type": "object",
             "required": ["items"],
@@ -454,7 +468,11 @@ def _generate_v3(registry: Registry, group: str, version: str) -> dict[str, Any]
         paths.update(_resource_paths(rt, schemas))
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": _INFO_VERSION},
+        "info": (
+            {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"}
+            if any(_documented(rt, v2=False) for rt in registry.in_group(group, version))
+            else {"title": "Kubernetes", "version": _INFO_VERSION}
+        ),
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas.finish(),
@@ -563,6 +581,10 @@ def _generated_v2(registry: Registry) -> tuple[dict[str, Any], dict[str, Any]]:
         for name, schema in document["components"]["schemas"].items():
             if name not in builtin_names:
                 definitions[name] = _to_v2(schema)
+        for rt in registry.in_group(group, version):
+            if rt.verbs and (documented := _documented(rt, v2=True)):
+                definitions[_custom_name(rt, rt.kind)] = documented[0]
+                definitions[_custom_name(rt, rt.list_kind)] = documented[1]
         for path, item in document["paths"].items():
             paths[path] = {
                 method: (

@@ -12,7 +12,8 @@ handled by that object instead, at these few points of the REST layer:
   current object an update or patch starts from);
 * ``delete``: what a DELETE stores instead of removing the object (finalizing deletions);
 * ``table``: the ``meta.k8s.io/v1`` Table of ``kubectl get``;
-* ``scale``: the ``scale`` subresource.
+* ``scale``: the ``scale`` subresource;
+* ``openapi``: the schemas of the kind and its list in the OpenAPI documents.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ class Strategy(Protocol):
         self, request: web.Request, ctx: RequestContext, rt: ResourceType, namespace: str, name: str
     ) -> web.StreamResponse:
         """Serve the ``scale`` subresource."""
+        ...
+
+    def openapi(self, rt: ResourceType, v2: bool) -> tuple[Obj, Obj] | None:
+        """The schemas of the kind and its list in the v3 (or, ``v2``, swagger 2.0) form, or
+        None for the generated ones."""
         ...
 
 

@@ -17,10 +17,12 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from constrained_impersonation.testing import APIServer
 
@@ -798,3 +800,38 @@ def test_openapi_documents_describe_the_custom_resource(server: APIServer) -> No
     assert v2["definitions"]["com.example.v1.Widget"]["x-kubernetes-group-version-kind"] == [
         {"group": "example.com", "kind": "Widget", "version": "v1"}
     ]
+
+
+def test_openapi_schemas_are_kubes_for_every_schema_construct(server: APIServer) -> None:
+    """apiextensions' builder: int-or-string unfolded, TypeMeta and ObjectMeta put in, embedded
+    resources completed, nested clauses, CEL rules and selectable fields kept in v3; nullable,
+    preserve-unknown-fields, clauses and defaults dropped in v2 (pinned from kube-apiserver)."""
+    manifests = Path(__file__).resolve().parent / "manifests"
+    crd = yaml.safe_load((manifests / "things-crd.yaml").read_text())
+    expected = json.loads((manifests / "things-openapi.json").read_text())
+    status, answer = server.request("POST", CRDS, crd)
+    assert status == 201, answer
+    try:
+        versions = ("v1", "v2", "v3")
+
+        def indexed() -> dict[str, Any] | None:
+            _, index = server.request("GET", "/openapi/v3")
+            paths = index["paths"]
+            return index if all(f"apis/probe.io/{v}" in paths for v in versions) else None
+
+        index = wait_for(indexed, "the OpenAPI v3 documents", 20)
+        for v in versions:
+            url = index["paths"][f"apis/probe.io/{v}"]["serverRelativeURL"]
+            document = server.request("GET", url)[1]
+            schemas = document["components"]["schemas"]
+            assert {k: s for k, s in schemas.items() if "probe" in k} == expected[f"v3 {v}"], v
+            assert document["info"] == expected[f"v3 {v} info"]
+
+        def swagger() -> dict[str, Any] | None:
+            _, v2 = server.request("GET", "/openapi/v2")
+            return v2 if "io.probe.v3.ThingList" in v2["definitions"] else None
+
+        definitions = wait_for(swagger, "the OpenAPI v2 document", 20)["definitions"]
+        assert {k: s for k, s in definitions.items() if "probe" in k} == expected["v2"]
+    finally:
+        server.request("DELETE", f"{CRDS}/things.probe.io")

@@ -192,6 +192,9 @@ class DefinitionStrategy:
     ) -> Obj | None:
         return crd_table(records, rv, include)
 
+    def openapi(self, rt: ResourceType, v2: bool) -> tuple[Obj, Obj] | None:
+        return None  # kube's own document
+
     async def scale(
         self, request: web.Request, ctx: RequestContext, rt: ResourceType, namespace: str, name: str
     ) -> web.StreamResponse:

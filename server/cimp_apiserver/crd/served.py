@@ -45,6 +45,7 @@ from .errors import invalid as field_invalid
 from .goformat import go_json, go_value, normalize_numbers, quote
 from .meta import object_meta_errors, subdomain_name
 from .model import Column, Definition, Version
+from .openapi import kind_schema, list_schema
 from .props import Props
 from .structural import apply_defaults, coerce_embedded, prune, prune_nulls, validate_embedded
 from .tables import custom_table
@@ -410,6 +411,10 @@ class CustomResourceStrategy:
         self, rt: ResourceType, records: Sequence[Record], rv: str, include: str
     ) -> Obj | None:
         return custom_table(self.served.columns(rt.version), records, rv, include)
+
+    def openapi(self, rt: ResourceType, v2: bool) -> tuple[Obj, Obj] | None:
+        crd = self.served.crd
+        return kind_schema(crd, rt.version, v2), list_schema(crd, rt.version, v2)
 
     # ------------------------------------------------------------------ scale
 
