@@ -835,3 +835,169 @@ def test_openapi_schemas_are_kubes_for_every_schema_construct(server: APIServer)
         assert {k: s for k, s in definitions.items() if "probe" in k} == expected["v2"]
     finally:
         server.request("DELETE", f"{CRDS}/things.probe.io")
+
+
+# --------------------------------------------------------------------------- server-side apply
+
+PORTS_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "ports.ssa.example.com"},
+    "spec": {
+        "group": "ssa.example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "ports", "singular": "port", "kind": "Port"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "properties": {
+                                    "ports": {
+                                        "type": "array",
+                                        "x-kubernetes-list-type": "map",
+                                        "x-kubernetes-list-map-keys": ["name", "proto"],
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["name"],
+                                            "properties": {
+                                                "name": {"type": "string"},
+                                                "proto": {"type": "string", "default": "TCP"},
+                                                "n": {"type": "integer"},
+                                            },
+                                        },
+                                    },
+                                    "tags": {
+                                        "type": "array",
+                                        "x-kubernetes-list-type": "set",
+                                        "items": {"type": "string"},
+                                    },
+                                    "atom": {
+                                        "type": "object",
+                                        "x-kubernetes-map-type": "atomic",
+                                        "properties": {
+                                            "a": {"type": "string"},
+                                            "b": {"type": "string"},
+                                        },
+                                    },
+                                    "free": {
+                                        "type": "object",
+                                        "x-kubernetes-preserve-unknown-fields": True,
+                                    },
+                                    "ios": {"x-kubernetes-int-or-string": True},
+                                },
+                            }
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+def test_server_side_apply_merges_by_the_crd_schema(server: APIServer) -> None:
+    """Apply on a custom resource uses the CRD's schema: map lists keyed (a key's default
+    completes it), sets, atomic maps, conflicts between managers, pruning of what a manager no
+    longer applies, and structured-merge-diff's errors for values that do not fit."""
+    status, answer = server.request("POST", CRDS, PORTS_CRD)
+    assert status == 201, answer
+    path = "/apis/ssa.example.com/v1/namespaces/default/ports"
+    try:
+        wait_for(lambda: server.request("GET", path)[0] == 200, "ports served")
+        time.sleep(2.1)  # kube's hold after establishing
+        base = {"apiVersion": "ssa.example.com/v1", "kind": "Port", "metadata": {"name": "x"}}
+
+        def apply(manager: str, spec: dict[str, Any], force: bool = False) -> tuple[int, Any]:
+            query = f"?fieldManager={manager}" + ("&force=true" if force else "")
+            return server.request(
+                "PATCH",
+                f"{path}/x{query}",
+                {**base, "spec": spec},
+                headers={"Content-Type": "application/apply-patch+yaml"},
+            )
+
+        status, got = apply(
+            "a",
+            {
+                "ports": [{"name": "http", "n": 80}],
+                "tags": ["t1"],
+                "atom": {"a": "1"},
+                "free": {"x": {"y": 1}},
+                "ios": 3,
+            },
+        )
+        assert status == 201, got
+        assert got["spec"]["ports"] == [{"n": 80, "name": "http", "proto": "TCP"}]
+        status, got = apply(
+            "b", {"ports": [{"name": "https", "n": 443}], "tags": ["t2"], "free": {"x": {"z": 2}}}
+        )
+        assert status == 200, got
+        assert got["spec"] == {
+            "atom": {"a": "1"},
+            "free": {"x": {"y": 1, "z": 2}},
+            "ios": 3,
+            "ports": [
+                {"n": 80, "name": "http", "proto": "TCP"},
+                {"n": 443, "name": "https", "proto": "TCP"},
+            ],
+            "tags": ["t1", "t2"],
+        }
+        status, got = apply("b", {"ports": [{"name": "http", "n": 81}]})
+        assert (status, got["message"]) == (
+            409,
+            'Apply failed with 1 conflict: conflict with "a": .spec.ports[name="http",proto="TCP"].n',
+        )
+        status, got = apply("b", {"ports": [{"name": "http", "n": 81}], "atom": {"b": "2"}}, True)
+        assert status == 200 and got["spec"]["atom"] == {"b": "2"}
+        status, got = apply("a", {"tags": ["t1"]})
+        assert status == 200
+        assert got["spec"] == {
+            "atom": {"b": "2"},
+            "ports": [{"n": 81, "name": "http", "proto": "TCP"}],
+            "tags": ["t1"],
+        }
+        keys = ("manager", "operation", "fieldsV1")
+        managed = [{k: m[k] for k in keys} for m in got["metadata"]["managedFields"]]
+        assert managed == [
+            {
+                "manager": "a",
+                "operation": "Apply",
+                "fieldsV1": {"f:spec": {"f:tags": {'v:"t1"': {}}}},
+            },
+            {
+                "manager": "b",
+                "operation": "Apply",
+                "fieldsV1": {
+                    "f:spec": {
+                        "f:atom": {},
+                        "f:ports": {
+                            'k:{"name":"http","proto":"TCP"}': {".": {}, "f:n": {}, "f:name": {}}
+                        },
+                    }
+                },
+            },
+        ]
+        prefix = "failed to create typed patch object (/x; ssa.example.com/v1, Kind=Port): "
+        for spec, message in [
+            (
+                {"ports": [{"name": "x", "proto": "UDP", "n": "bad"}]},
+                '.spec.ports[name="x",proto="UDP"].n: expected numeric (int or float), got string',
+            ),
+            (
+                {"ports": [{"name": "x"}, {"name": "x"}]},
+                '.spec.ports: duplicate entries for key [name="x",proto="TCP"]',
+            ),
+            ({"tags": ["t", "t"]}, '.spec.tags: duplicate entries for key [="t"]'),
+            ({"unknown": 1}, ".spec.unknown: field not declared in schema"),
+        ]:
+            status, got = apply("a", spec)
+            assert (status, got["message"]) == (500, prefix + message), spec
+    finally:
+        server.request("DELETE", f"{CRDS}/ports.ssa.example.com")
