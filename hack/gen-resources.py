@@ -15,7 +15,8 @@ each, loaded lazily by the server) plus the test fixture
     its ``fieldSelector`` accepts (candidates from the Go source of k8s.io/kubernetes, each
     confirmed by a list against the real server) with kube's error text for the others, and the
     ``Table`` column definitions kube prints it with; ``generation`` where the resource's
-    registry strategy keeps ``metadata.generation`` (its Go source says so); ``deprecated``: the
+    registry strategy keeps ``metadata.generation`` (its Go source says so), ``returnsDeleted``
+    where a DELETE answers with the object (its store says so); ``deprecated``: the
     warning kube sends with every request to a deprecated kind (the types' lifecycle methods).
 ``types.json``
     Per schema (OpenAPI v3 component): each field's JSON type, the Go type kube names in
@@ -261,6 +262,19 @@ def generation_kinds() -> set[tuple[str, str]]:
 
 
 GENERATION: set[tuple[str, str]] = set()
+
+
+def returns_deleted_kinds() -> set[tuple[str, str]]:
+    """``(group's first label, kind in lower case)`` of the resources whose DELETE answers
+    with the deleted object rather than a Status (``ReturnDeletedObject`` in their store)."""
+    found: set[tuple[str, str]] = set()
+    for path in (KUBERNETES / "pkg" / "registry").glob("**/storage/storage.go"):
+        if re.search(r"ReturnDeletedObject:\s*(true|returnDeletedObject)", path.read_text()):
+            found.add((path.parent.parent.parent.name, path.parent.parent.name))
+    return found
+
+
+RETURNS_DELETED: set[tuple[str, str]] = set()
 _LIFECYCLE = re.compile(
     r"func \(in \*(\w+)\) APILifecycle(Deprecated|Removed|Replacement)\(\) "
     r"[^{]*\{\s*return ([^\n]+)"
@@ -333,6 +347,8 @@ def build_resources(
                     first = group.split(".")[0] if group else "core"
                     if (first, out["kind"][2].lower()) in GENERATION:
                         out["generation"] = True
+                    if (first, out["kind"][2].lower()) in RETURNS_DELETED:
+                        out["returnsDeleted"] = True
                 svh = legacy.get(name, {}).get("storageVersionHash")
                 if svh:
                     out["storageVersionHash"] = svh
@@ -710,6 +726,7 @@ def main() -> int:
     CANDIDATES[0].update(label_candidates()[0])
     CANDIDATES[1].update(label_candidates()[1])
     GENERATION.update(generation_kinds())
+    RETURNS_DELETED.update(returns_deleted_kinds())
     with KubeAPIServer() as server:
         cap = Capture(server)
         docs = capture_discovery(cap)

@@ -413,7 +413,7 @@ _SYSTEM_META = (
 
 
 def returns_deleted_object(rt: ResourceType) -> bool:
-    return (rt.group, rt.resource) in _RETURN_DELETED
+    return rt.returns_deleted or (rt.group, rt.resource) in _RETURN_DELETED
 
 
 def _keeps_generation(rt: ResourceType) -> bool:

@@ -126,6 +126,8 @@ class ResourceType:
     generation: bool = False
     # The warning kube-apiserver sends with every request to a deprecated kind ("" if none).
     deprecation: str = ""
+    # A DELETE answers with the deleted object rather than a Status, as kube's store for it.
+    returns_deleted: bool = False
     # The OpenAPI v3 schema of a custom resource's kind (a CRD's ``openAPIV3Schema``), for
     # its generated OpenAPI documents; None: an open object. Built-ins have kube's own.
     schema: Mapping[str, Any] | None = field(default=None, compare=False)
@@ -213,6 +215,7 @@ def _builtin(group: str, version: str, entry: dict[str, Any]) -> ResourceType:
         builtin=True,
         generation=bool(entry.get("generation")),
         deprecation=entry.get("deprecated", ""),
+        returns_deleted=bool(entry.get("returnsDeleted")),
     )
 
 
