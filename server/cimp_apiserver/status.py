@@ -69,19 +69,33 @@ class StatusError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if not self.reason:
             del status["reason"]  # metav1.Status omits an empty reason (a plain 500)
         if self.details is not None:
             status["details"] = self.details
+        status["code"] = self.code  # metav1.Status's field order, which clients may compare
         return status
 
 
 def status_response(err: StatusError) -> web.Response:
     headers = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff"}
     headers.update(err.headers)
-    return web.Response(status=err.code, body=json.dumps(err.body()).encode(), headers=headers)
+    # As Go's encoder writes it: compact, UTF-8, & < > escaped, a newline after.
+    text = json.dumps(err.body(), separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in _GO_ESCAPES:
+        text = text.replace(char, escaped)
+    body = (text + "\n").encode("utf-8", "replace")
+    return web.Response(status=err.code, body=body, headers=headers)
+
+
+_GO_ESCAPES = (
+    ("&", "\\u0026"),
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
 
 
 def _qualified(resource: str, group: str) -> str:
