@@ -196,7 +196,7 @@ class RestHandler:
         if connector is not None:
             return await connector(request, ctx, target.namespace, target.name)
         if sub == "scale" and (strategy := strategy_of(rt)) is not None:
-            return await strategy.scale(request, ctx, rt, target.namespace, target.name)
+            return await strategy.scale(request, ctx, target, self.writes)
         if sub == "scale":  # the built-in workloads'
             return await scale.serve(request, ctx, target, self.writes)
         if kubelet.serves(rt.group, rt.resource, sub):

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from .context import RequestContext
+    from .handlers import Target
     from .resources import ResourceType
     from .storage import Record
+    from .writes import Writes
 
 __all__ = ["Cause", "Strategy", "strategy_of"]
 
@@ -69,9 +71,9 @@ class Strategy(Protocol):
         ...
 
     async def scale(
-        self, request: web.Request, ctx: RequestContext, rt: ResourceType, namespace: str, name: str
+        self, request: web.Request, ctx: RequestContext, target: Target, writes: Writes
     ) -> web.StreamResponse:
-        """Serve the ``scale`` subresource."""
+        """Serve the ``scale`` subresource (writes go through ``writes``)."""
         ...
 
     def openapi(self, rt: ResourceType, v2: bool) -> tuple[Obj, Obj] | None:

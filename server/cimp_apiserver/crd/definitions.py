@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -27,6 +27,10 @@ from .model import Definition, apply_v1_defaults
 from .served import require_resource_version
 from .tables import crd_table
 from .validation import validate_create, validate_update
+
+if TYPE_CHECKING:
+    from ..handlers import Target
+    from ..writes import Writes
 
 __all__ = [
     "CLEANUP_FINALIZER",
@@ -196,9 +200,9 @@ class DefinitionStrategy:
         return None  # kube's own document
 
     async def scale(
-        self, request: web.Request, ctx: RequestContext, rt: ResourceType, namespace: str, name: str
+        self, request: web.Request, ctx: RequestContext, target: Target, writes: Writes
     ) -> web.StreamResponse:
-        raise not_found(rt.resource, name, rt.group)
+        raise not_found(target.rt.resource, target.name, target.rt.group)
 
 
 @dataclass(frozen=True)

@@ -92,9 +92,9 @@ def _json_string(value: str) -> str:
     return "".join(out)
 
 
-def go_json(value: Any) -> str:
-    """``json.Marshal`` of a decoded JSON value: maps sorted by key, HTML characters
-    escaped, floats in Go's form."""
+def go_json(value: Any, sort_keys: bool = True) -> str:
+    """``json.Marshal`` of a decoded JSON value: maps sorted by key (``sort_keys``; else in
+    their order, as structs print), HTML characters escaped, floats in Go's form."""
     if value is None:
         return "null"
     if value is True:
@@ -108,10 +108,11 @@ def go_json(value: Any) -> str:
     if isinstance(value, str):
         return _json_string(value)
     if isinstance(value, dict):
-        items = (f"{_json_string(str(k))}:{go_json(v)}" for k, v in sorted(value.items()))
+        pairs = sorted(value.items()) if sort_keys else value.items()
+        items = (f"{_json_string(str(k))}:{go_json(v, sort_keys)}" for k, v in pairs)
         return "{" + ",".join(items) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ",".join(go_json(v) for v in value) + "]"
+        return "[" + ",".join(go_json(v, sort_keys) for v in value) + "]"
     if isinstance(value, GoJSON):
         return value.go_json()
     raise TypeError(f"cannot print {type(value).__name__} as Go JSON")

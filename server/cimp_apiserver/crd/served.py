@@ -20,25 +20,21 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from .. import schema as builtin_schema
-from ..bodies import PATCH_TYPES, decode_json, json_response, media_type, read_body
 from ..context import RequestContext
-from ..patch import PatchError, apply_json_patch, merge_patch
 from ..resources import ResourceType, Subresource
 from ..status import (
     StatusError,
     bad_request,
-    conflict,
     forbidden_object,
     invalid,
     not_found,
-    unsupported_media_type,
 )
-from ..storage import Record, Store, now_rfc3339
+from ..storage import Record, now_rfc3339
 from ..strategy import Cause
 from .errors import FieldError, causes, duplicate, index, key
 from .errors import invalid as field_invalid
@@ -50,6 +46,10 @@ from .props import Props
 from .structural import apply_defaults, coerce_embedded, prune, prune_nulls, validate_embedded
 from .tables import custom_table
 from .values import ratchet, validate_value
+
+if TYPE_CHECKING:
+    from ..handlers import Target
+    from ..writes import Writes
 
 __all__ = ["CUSTOM_VERBS", "CustomResourceStrategy", "CustomResourceType", "Served", "build"]
 
@@ -419,64 +419,11 @@ class CustomResourceStrategy:
     # ------------------------------------------------------------------ scale
 
     async def scale(
-        self, request: web.Request, ctx: RequestContext, rt: ResourceType, namespace: str, name: str
+        self, request: web.Request, ctx: RequestContext, target: Target, writes: Writes
     ) -> web.StreamResponse:
-        from ..app import REST
+        from .scale import serve
 
-        store: Store = request.app[REST].store
-        version = self._version(rt)
-        paths = version.scale or {}
-        method = request.method.upper()
-        record = store.get(rt.group, rt.resource, namespace, name)
-        if record is None:
-            raise not_found(rt.resource, name, rt.group)
-        current = self.present(rt, record)
-        if method in ("GET", "HEAD"):
-            return json_response(_scale_of(current.obj, paths))
-        if method not in ("PUT", "PATCH"):
-            raise StatusError(
-                405,
-                "MethodNotAllowed",
-                "the server does not allow this method on the requested resource",
-            )
-        data = await read_body(request)
-        if method == "PATCH":
-            ptype = PATCH_TYPES.get(media_type(request.headers.get("Content-Type")))
-            if ptype not in ("json", "merge"):
-                raise unsupported_media_type(
-                    media_type(request.headers.get("Content-Type")),
-                    [t for t, p in PATCH_TYPES.items() if p in ("json", "merge")],
-                )
-            patch = decode_json(data, prefix="")
-            try:
-                base = _scale_of(current.obj, paths)
-                wanted = (
-                    merge_patch(base, patch) if ptype == "merge" else apply_json_patch(base, patch)
-                )
-            except PatchError as err:
-                raise StatusError(err.code, "BadRequest", err.message) from None
-        else:
-            wanted = decode_json(data, prefix="")
-        if not isinstance(wanted, dict):
-            raise bad_request("the object provided is not a Scale")
-        replicas = (wanted.get("spec") or {}).get("replicas", 0)
-        if not isinstance(replicas, int) or isinstance(replicas, bool):
-            raise bad_request(
-                'Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal '
-                f"{_json_kind(replicas)} into Go struct field ScaleSpec.spec.replicas of type int32"
-            )
-        wanted_rv = (wanted.get("metadata") or {}).get("resourceVersion")
-        if wanted_rv and str(wanted_rv) != str(record.rv):
-            raise conflict(rt.resource, name, rt.group)
-        obj = copy.deepcopy(current.obj)
-        spec_path = str(paths.get("specReplicasPath") or ".spec.replicas")
-        _set_nested(obj, spec_path, replicas)
-        self.prepare_update(rt, obj, current.obj)
-        errors = self.validate(rt, obj, current.obj)
-        if errors:
-            raise invalid(rt.kind, name, rt.group, errors)
-        stored = store.update(rt.group, rt.resource, obj, expect_rv=record.rv)
-        return json_response(_scale_of(self.present(rt, stored).obj, paths))
+        return await serve(self, request, ctx, target, writes)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -563,44 +510,6 @@ def _replicas_errors(obj: Obj, path: Any) -> list[FieldError]:
     if value > 2**31 - 1:
         return [field_invalid(path, value, "should be less than or equal to 2147483647")]
     return []
-
-
-def _set_nested(obj: Obj, path: str, value: Any) -> None:
-    node = obj
-    parts = path.removeprefix(".").split(".")
-    for name in parts[:-1]:
-        child = node.get(name)
-        if not isinstance(child, dict):
-            child = node[name] = {}
-        node = child
-    node[parts[-1]] = value
-
-
-def _scale_of(obj: Obj, paths: Obj) -> Obj:
-    """The ``autoscaling/v1`` Scale of a custom resource."""
-    meta = obj.get("metadata") or {}
-    scale_meta: Obj = {}
-    for name in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp"):
-        if meta.get(name):
-            scale_meta[name] = meta[name]
-    spec_replicas, _ = _nested(obj, str(paths.get("specReplicasPath") or ""))
-    status_replicas, _ = _nested(obj, str(paths.get("statusReplicasPath") or ""))
-    spec: Obj = {}
-    if isinstance(spec_replicas, int) and spec_replicas:
-        spec["replicas"] = spec_replicas
-    status: Obj = {"replicas": status_replicas if isinstance(status_replicas, int) else 0}
-    selector_path = paths.get("labelSelectorPath")
-    if isinstance(selector_path, str) and selector_path:
-        selector, _ = _nested(obj, selector_path)
-        if isinstance(selector, str) and selector:
-            status["selector"] = selector
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": scale_meta,
-        "spec": spec,
-        "status": status,
-    }
 
 
 def _list_type_errors(schema: Props | None, value: Any, path: str) -> list[FieldError]:
