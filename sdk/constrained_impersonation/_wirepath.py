@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import string
 
-from .resolver import RequestInfo, resolve, unread_parts
+from .resolver import RequestInfo, resolve, resolves, unread_parts
 
 __all__ = ["RESOLVER_PARAMETERS", "UnsafeURL", "wire_request"]
 
@@ -239,6 +239,12 @@ def wire_request(method: str, url: str, prefix: str = "") -> RequestInfo:
     decoded_path = "/" + "/".join(decoded) + ("/" if trailing else "")
     if has_query:
         _check_query(query, target)
+    if not resolves(decoded_path):
+        raise UnsafeURL(
+            target,
+            "ends in a 'watch' or 'proxy' with nothing after it: kube-apiserver cannot read "
+            "such a path and answers 500 before authorizing anything",
+        )
     info = resolve(method, decoded_path, query)
     if info.is_resource_request:
         read = f"{info.resource}/{info.name}".rstrip("/")

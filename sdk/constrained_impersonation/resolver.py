@@ -15,7 +15,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .identity import Identity
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
 
-__all__ = ["Attributes", "RequestInfo", "resolve", "resolve_url", "unread_parts"]
+__all__ = [
+    "Attributes",
+    "RequestInfo",
+    "resolve",
+    "resolve_url",
+    "resolves",
+    "unread_parts",
+]
 
 _API_PREFIXES = frozenset({"api", "apis"})
 _GROUPLESS_PREFIXES = frozenset({"api"})
@@ -142,6 +149,22 @@ def _list_options_decode(query: Query) -> bool:
         if raw is not None and not _go_int64(raw):
             return False
     return True
+
+
+def resolves(path: str) -> bool:
+    """Whether kube-apiserver's request-info factory can read ``path`` at all.
+
+    It fails (a plain-text 500 before authentication: nothing is authorized or audited) on a
+    path verb with nothing after it: ``/api/v1/watch``, ``/apis/<group>/<version>/proxy``.
+    """
+    trimmed = path.strip("/")
+    parts = trimmed.split("/") if trimmed else []
+    if len(parts) < 3 or parts[0] not in ("api", "apis"):
+        return True
+    if parts[0] == "apis" and len(parts) < 4:
+        return True
+    rest = parts[2:] if parts[0] == "api" else parts[3:]
+    return not (len(rest) == 1 and rest[0] in ("watch", "proxy"))
 
 
 def resolve(method: str, path: str, query: Query | str | None = None) -> RequestInfo:

@@ -58,7 +58,7 @@ from typing import cast
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from constrained_impersonation.resolver import resolve
+from constrained_impersonation.resolver import resolve, resolves
 
 from .bodies import MAX_BODY
 from .console import CONSOLE_KEY, console_connector
@@ -119,19 +119,6 @@ def _reason(status: int) -> str:
     }.get(status, "InternalError" if status >= 500 else "BadRequest")
 
 
-def _request_info_failure(path: str) -> bool:
-    """kube's RequestInfoFactory fails on a path verb with nothing after it
-    (``/api/v1/watch``, ``/apis/<group>/<version>/proxy``)."""
-    trimmed = path.strip("/")
-    parts = trimmed.split("/") if trimmed else []
-    if len(parts) < 3 or parts[0] not in ("api", "apis"):
-        return False
-    rest = parts[2:] if parts[0] == "api" else parts[3:]
-    if parts[0] == "apis" and len(parts) < 4:
-        return False
-    return len(rest) == 1 and rest[0] in ("watch", "proxy")
-
-
 def _internal_error_text(request: web.Request, err: str) -> web.Response:
     """``responsewriters.InternalError``: plain text, before authentication and audit."""
     text = sanitize(f"Internal Server Error: {quote(request.raw_path)}: {err}") + "\n"
@@ -147,7 +134,7 @@ def _internal_error_text(request: web.Request, err: str) -> web.Response:
 @web.middleware
 async def request_info_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """First in the chain: request info, the context, and errors answered as kube Statuses."""
-    if _request_info_failure(request.path):
+    if not resolves(request.path):
         return _internal_error_text(
             request,
             "failed to create RequestInfo: unable to determine kind and namespace from url, "
