@@ -10,16 +10,19 @@ out, as kube's ``patchAllocatedValues``.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from .storage import Store
 
-__all__ = ["SERVICE_RANGE", "allocate", "keep_allocated"]
+if TYPE_CHECKING:
+    import ipaddress
+
+__all__ = ["SERVICE_RANGE", "allocate", "keep_allocated", "service_range"]
 
 Obj = dict[str, Any]
-SERVICE_RANGE = ipaddress.ip_network("10.96.0.0/16")
+SERVICE_RANGE = "10.96.0.0/16"
 NODE_PORTS = range(30000, 32768)
 _ATTEMPTS = 64
 
@@ -38,8 +41,18 @@ def _used(store: Store | None) -> tuple[set[str], set[int]]:
     return ips, ports
 
 
+@cache
+def service_range() -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    import ipaddress  # only when a Service is created: not on every start
+
+    return ipaddress.ip_network(SERVICE_RANGE)
+
+
 def _free_ip(used: set[str]) -> str:
-    first, size = int(SERVICE_RANGE.network_address), SERVICE_RANGE.num_addresses
+    import ipaddress
+
+    network = service_range()
+    first, size = int(network.network_address), network.num_addresses
     for _ in range(_ATTEMPTS):
         candidate = str(ipaddress.ip_address(first + 2 + secrets.randbelow(size - 3)))
         if candidate not in used:
