@@ -15,6 +15,7 @@ from aiohttp import web
 from . import corev1, kubelet, resources, scale
 from .bodies import Output, json_response, negotiate, raw_response
 from .context import RequestContext, get_context
+from .crd.served import method_not_supported
 from .hooks import Extensions
 from .listing import (
     ListOptions,
@@ -208,7 +209,7 @@ class RestHandler:
                 return await self.writes.update(request, ctx, target)
             if method == "PATCH":
                 return await self.writes.patch(request, ctx, target)
-            raise method_not_allowed()
+            raise method_not_supported(rt, method) or method_not_allowed()
         if sub == "finalize" and method == "PUT":
             return await self.writes.finalize(request, ctx, target)
         if method == "POST":

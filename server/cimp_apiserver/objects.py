@@ -1129,7 +1129,7 @@ def validate(
     """Causes for a 422, empty when ``obj`` may be stored (``old``: the object it replaces,
     through ``subresource`` if one)."""
     if (strategy := strategy_of(rt)) is not None:
-        return strategy.validate(rt, obj, old)
+        return strategy.validate(rt, obj, old, subresource)
     if subresource in ("ephemeralcontainers", "resize") and old is not None:
         # the rest of the pod is the old one's: only the written part can be wrong
         return _containers_causes(obj.get("spec"), "spec")

@@ -39,10 +39,11 @@ Cause = tuple[str, str, str]  # (field, reason, message)
 class Strategy(Protocol):
     """What a resource with its own rules implements (see the module docstring)."""
 
-    def decode(self, rt: ResourceType, body: Obj, mode: str) -> list[str]:
+    def decode(self, rt: ResourceType, body: Obj, mode: str, patch: bool = False) -> list[str]:
         """Type-check, prune and default a decoded body in place; the warnings to send
         (``fieldValidation=Warn``). Raises a 400 ``StatusError`` for a wrong type, or for
-        unknown fields under ``Strict``."""
+        unknown fields under ``Strict`` (``patch``: the body is a patched object, and kube's
+        patcher answers 422 naming it)."""
         ...
 
     def prepare_create(self, rt: ResourceType, obj: Obj) -> None: ...
@@ -51,8 +52,11 @@ class Strategy(Protocol):
 
     def prepare_status_update(self, rt: ResourceType, obj: Obj, old: Obj) -> Obj: ...
 
-    def validate(self, rt: ResourceType, obj: Obj, old: Obj | None = None) -> list[Cause]:
-        """Causes for a 422; when there are none, ``obj`` is left as it will be stored."""
+    def validate(
+        self, rt: ResourceType, obj: Obj, old: Obj | None = None, subresource: str = ""
+    ) -> list[Cause]:
+        """Causes for a 422 (of a write through ``subresource`` if one); when there are none,
+        ``obj`` is left as it will be stored."""
         ...
 
     def present(self, rt: ResourceType, record: Record) -> Record:

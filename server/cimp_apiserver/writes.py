@@ -536,7 +536,7 @@ class Writes:
             if patched.get("kind") != rt.kind or patched.get("apiVersion") != rt.api_version:
                 raise bad_request("the patch may not change apiVersion or kind")
             if (strategy := strategy_of(rt)) is not None:
-                warnings[:] = strategy.decode(rt, patched, mode)
+                warnings[:] = strategy.decode(rt, patched, mode, patch=True)
             else:
                 warnings[:] = self.decode_typed(rt.kind, rt.api_version, patched, mode)
             if not isinstance(patched.get("metadata"), dict):

@@ -510,6 +510,90 @@ def test_status_and_spec_are_written_separately(server: APIServer) -> None:
     )
 
 
+def test_status_writes_are_validated_against_the_status_schema(server: APIServer) -> None:
+    """``ValidateStatusUpdate``: only ``status``, with the status schema as the root of the
+    messages; the spec (whatever it holds) and the scale's spec replicas are not checked."""
+    server.request("POST", V1, widget("statusonly", {"size": 2}))
+    path = V1 + "/statusonly/status"
+    status, answer = server.request("PATCH", path, {"status": {"replicas": "x"}}, headers=MERGE)
+    assert (status, answer["message"]) == (
+        422,
+        'Widget.example.com "statusonly" is invalid: [status.replicas: Invalid value: "string": '
+        'replicas in body must be of type integer: "string", .status.replicas: Invalid value: '
+        "0: .status.replicas accessor error: x is of the type string, expected int64]",
+    )
+    status, answer = server.request("PATCH", path, {"status": {"replicas": -1}}, headers=MERGE)
+    assert (status, answer["message"]) == (
+        422,
+        'Widget.example.com "statusonly" is invalid: .status.replicas: Invalid value: -1: '
+        "should be a non-negative integer",
+    )
+    for method in ("POST", "DELETE"):
+        status, answer = server.request(method, path, {})
+        action = "create" if method == "POST" else "delete"
+        assert (status, answer["message"], answer["details"]) == (
+            405,
+            f'{action} is not supported on resources of kind "widgets.example.com"',
+            {"group": "example.com", "kind": "widgets"},
+        )
+
+
+def test_patched_objects_that_do_not_decode_are_422s_naming_them(server: APIServer) -> None:
+    """kube's patcher decodes the patched object: unknown fields under ``Strict`` (kubectl's
+    default) and values of the wrong type in metadata are a 422 on the field ``patch``."""
+    status, _ = server.request("POST", V1, widget("strictpatch", {"size": 2}))
+    assert status == 201
+    for path, patch, why in (
+        ("", {"spec": {"junk": 1}}, 'strict decoding error: unknown field "spec.junk"'),
+        (
+            "",
+            {"junk": 1, "metadata": {"junk2": 1}},
+            'strict decoding error: unknown field "metadata.junk2", unknown field "junk"',
+        ),
+        ("/status", {"status": {"junk": 1}}, 'strict decoding error: unknown field "status.junk"'),
+    ):
+        current = server.request("GET", V1 + "/strictpatch")[1]
+        patched = merge_patch_of(current, patch)
+        detail = f"Invalid value: {go_quote(go_json(patched))}: {why}"
+        status, answer = server.request(
+            "PATCH", V1 + "/strictpatch" + path + "?fieldValidation=Strict", patch, headers=MERGE
+        )
+        assert (status, answer["reason"], answer["message"], answer["details"]) == (
+            422,
+            "Invalid",
+            f' "" is invalid: patch: {detail}',
+            {"causes": [{"reason": "FieldValueInvalid", "message": detail, "field": "patch"}]},
+        ), patch
+    status, answer = server.request(
+        "PATCH", V1 + "/strictpatch", {"metadata": {"labels": 5}}, headers=MERGE
+    )
+    assert status == 422 and answer["message"].endswith(
+        ": json: cannot unmarshal number into Go struct field ObjectMeta.labels of type "
+        "map[string]string"
+    )
+
+
+def merge_patch_of(doc: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(doc) if isinstance(doc, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch_of(out.get(key), value)
+    return out
+
+
+def go_json(value: Any) -> str:
+    """Go's json.Marshal of an unstructured object: sorted keys, compact."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def go_quote(text: str) -> str:
+    return json.dumps(text)
+
+
 def test_scale_subresource_reads_and_writes_the_replicas_paths(server: APIServer) -> None:
     status, created = server.request("POST", V1, widget("scaled", {"size": 3}))
     assert status == 201

@@ -106,7 +106,7 @@ def _storage_version(obj: Obj) -> str:
 class DefinitionStrategy:
     """apiextensions' CRD strategy (see the module docstring)."""
 
-    def decode(self, rt: ResourceType, body: Obj, mode: str) -> list[str]:
+    def decode(self, rt: ResourceType, body: Obj, mode: str, patch: bool = False) -> list[str]:
         from ..writes import Writes
 
         Writes.check_type_meta(rt.kind, (rt.api_version,), body)
@@ -159,7 +159,9 @@ class DefinitionStrategy:
                 meta[name] = old_meta[name]
         return out
 
-    def validate(self, rt: ResourceType, obj: Obj, old: Obj | None = None) -> list[Cause]:
+    def validate(
+        self, rt: ResourceType, obj: Obj, old: Obj | None = None, subresource: str = ""
+    ) -> list[Cause]:
         crd = Definition.parse(obj)
         if old is None:
             return causes(validate_create(crd))

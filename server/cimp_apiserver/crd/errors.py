@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .goformat import go_value
+from ..status import StatusError
+from .goformat import go_value, quote
 
 __all__ = [
     "DUPLICATE",
@@ -33,6 +34,7 @@ __all__ = [
     "invalid",
     "key",
     "not_supported",
+    "patch_invalid",
     "required",
     "too_long",
     "too_many",
@@ -166,3 +168,15 @@ def too_many(field: str, actual: int, limit: int) -> FieldError:
     else:
         detail = "has too many items"
     return FieldError(TOO_MANY, field, actual if actual >= 0 else OMIT, detail)
+
+
+def patch_invalid(patched_json: str, why: str) -> StatusError:
+    """A patched object that does not decode: kube's ``NewInvalid`` with an empty kind and
+    name on the field ``patch``, whose bad value is the patched JSON."""
+    detail = f"Invalid value: {quote(patched_json)}: {why}"
+    return StatusError(
+        422,
+        "Invalid",
+        f' "" is invalid: patch: {detail}',
+        {"causes": [{"reason": "FieldValueInvalid", "message": detail, "field": "patch"}]},
+    )

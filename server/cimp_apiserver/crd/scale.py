@@ -55,13 +55,14 @@ from ..status import (
 )
 from ..storage import Record
 from ..structured_merge import ABSENT, VersionedSet
+from .errors import patch_invalid
 from .goformat import go_json, quote
 from .model import Definition, Version
+from .served import CustomResourceStrategy, method_not_supported
 
 if TYPE_CHECKING:
     from ..handlers import Target
     from ..writes import Writes
-    from .served import CustomResourceStrategy
 
 __all__ = ["serve"]
 
@@ -289,17 +290,6 @@ def _json_patch_order(doc: Any, operations: Any) -> Any:
     return out
 
 
-def _patch_invalid(patched: Any, why: str) -> StatusError:
-    text = go_json(patched, sort_keys=False)
-    detail = f"Invalid value: {quote(text)}: {why}"
-    return StatusError(
-        422,
-        "Invalid",
-        f' "" is invalid: patch: {detail}',
-        {"causes": [{"reason": "FieldValueInvalid", "message": detail, "field": "patch"}]},
-    )
-
-
 def _check_name(scale: Obj, name: str, namespace: str) -> None:
     meta = scale.get("metadata") if isinstance(scale.get("metadata"), dict) else {}
     assert isinstance(meta, dict)
@@ -340,16 +330,6 @@ def _view(obj: Obj) -> Obj:
 # --------------------------------------------------------------------------- serving
 
 
-def _not_supported(target: Target, action: str) -> StatusError:
-    rt = target.rt
-    return StatusError(
-        405,
-        "MethodNotAllowed",
-        f"{action} is not supported on resources of kind {quote(f'{rt.resource}.{rt.group}')}",
-        {"group": rt.group, "kind": rt.resource},
-    )
-
-
 async def serve(
     strategy: CustomResourceStrategy,
     request: web.Request,
@@ -369,10 +349,8 @@ async def serve(
         if not found:
             raise internal_error(f"the spec replicas field {quote(spec_path)} does not exist")
         return json_response(scale, output=output)
-    if method == "POST":
-        raise _not_supported(target, "create")
-    if method == "DELETE":
-        raise _not_supported(target, "delete")
+    if (unsupported := method_not_supported(rt, method)) is not None:
+        raise unsupported
     if method not in ("PUT", "PATCH"):
         raise StatusError(
             405,
@@ -485,10 +463,10 @@ async def serve(
                         ) from None
                     raise StatusError(err.code, "BadRequest", err.message) from None
                 if not isinstance(patched, dict):
-                    raise _patch_invalid(patched, _NO_KIND)
+                    raise patch_invalid(go_json(patched, sort_keys=False), _NO_KIND)
                 why = _decode_error(patched, opts.field_validation)
                 if why is not None:
-                    raise _patch_invalid(patched, why)
+                    raise patch_invalid(go_json(patched, sort_keys=False), why)
                 warnings[:] = _warnings(patched, opts.field_validation)
                 if not isinstance(patched.get("metadata"), dict):
                     patched["metadata"] = {}

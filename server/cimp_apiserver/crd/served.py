@@ -36,7 +36,7 @@ from ..status import (
 )
 from ..storage import Record, now_rfc3339
 from ..strategy import Cause
-from .errors import FieldError, causes, duplicate, index, key
+from .errors import FieldError, causes, duplicate, index, key, patch_invalid
 from .errors import invalid as field_invalid
 from .goformat import go_json, go_value, normalize_numbers, quote
 from .meta import object_meta_errors, subdomain_name
@@ -51,7 +51,14 @@ if TYPE_CHECKING:
     from ..handlers import Target
     from ..writes import Writes
 
-__all__ = ["CUSTOM_VERBS", "CustomResourceStrategy", "CustomResourceType", "Served", "build"]
+__all__ = [
+    "CUSTOM_VERBS",
+    "CustomResourceStrategy",
+    "CustomResourceType",
+    "Served",
+    "build",
+    "method_not_supported",
+]
 
 Obj = dict[str, Any]
 
@@ -171,6 +178,23 @@ def build(crd: Definition, rv: int) -> tuple[Served, list[CustomResourceType]]:
     return served, types
 
 
+_UNSUPPORTED_VERBS = {"POST": "create", "DELETE": "delete"}
+
+
+def method_not_supported(rt: ResourceType, method: str) -> StatusError | None:
+    """The 405 apiextensions' handler answers for a method a custom resource's subresource
+    does not serve (``NewMethodNotSupported``), or None for other resources."""
+    verb = _UNSUPPORTED_VERBS.get(method)
+    if not isinstance(rt, CustomResourceType) or verb is None:
+        return None
+    return StatusError(
+        405,
+        "MethodNotAllowed",
+        f"{verb} is not supported on resources of kind {quote(f'{rt.resource}.{rt.group}')}",
+        {"group": rt.group, "kind": rt.resource},
+    )
+
+
 def require_resource_version(rt: ResourceType, meta: Obj) -> None:
     """Custom resources and CRDs refuse unconditional updates (kube's
     ``AllowUnconditionalUpdate`` is false for them)."""
@@ -232,7 +256,13 @@ class CustomResourceStrategy:
 
     # ------------------------------------------------------------------ decoding
 
-    def decode(self, rt: ResourceType, body: Obj, mode: str) -> list[str]:
+    def decode(self, rt: ResourceType, body: Obj, mode: str, patch: bool = False) -> list[str]:
+        original = go_json(body) if patch else ""
+
+        def fail(message: str) -> StatusError:
+            # A patched object that does not decode is a 422 naming it (kube's patcher).
+            return patch_invalid(original, message) if patch else self._bad_request(rt, message)
+
         kind = body.get("kind")
         if not isinstance(kind, str) or not kind:
             text = json.dumps(body)
@@ -251,16 +281,14 @@ class CustomResourceStrategy:
         meta = body.get("metadata")
         if meta is not None:
             if not isinstance(meta, dict):
-                raise self._bad_request(
-                    rt,
-                    f"json: cannot unmarshal {_json_kind(meta)} into Go value of type "
-                    "v1.ObjectMeta",
+                raise fail(
+                    f"json: cannot unmarshal {_json_kind(meta)} into Go value of type v1.ObjectMeta"
                 )
             try:
                 found = builtin_schema.check("v1", "", {"metadata": meta})
             except builtin_schema.SchemaError as err:
                 message = str(err).replace("ObjectMeta.metadata.", "ObjectMeta.")
-                raise self._bad_request(rt, message) from None
+                raise fail(message) from None
             unknown.extend(found)
         body.update(normalize_numbers({k: v for k, v in body.items() if k != "metadata"}))
         if kind == rt.kind:
@@ -273,7 +301,7 @@ class CustomResourceStrategy:
             return []
         messages = [f"unknown field {quote(path)}" for path in unknown]
         if mode == "Strict":
-            raise self._bad_request(rt, "strict decoding error: " + ", ".join(messages))
+            raise fail("strict decoding error: " + ", ".join(messages))
         return messages
 
     # ------------------------------------------------------------------ prepare
@@ -325,8 +353,10 @@ class CustomResourceStrategy:
 
     # ------------------------------------------------------------------ validation
 
-    def validate(self, rt: ResourceType, obj: Obj, old: Obj | None = None) -> list[Cause]:
-        errors = self.field_errors(rt, obj, old)
+    def validate(
+        self, rt: ResourceType, obj: Obj, old: Obj | None = None, subresource: str = ""
+    ) -> list[Cause]:
+        errors = self.field_errors(rt, obj, old, subresource == "status")
         kind = obj.get("kind")
         if errors and isinstance(kind, str) and kind and kind != rt.kind:
             # kube names the kind the object claims (Gadget.example.com "x" is invalid).
@@ -337,7 +367,12 @@ class CustomResourceStrategy:
         self._to_storage(rt, obj)
         return []
 
-    def field_errors(self, rt: ResourceType, obj: Obj, old: Obj | None) -> list[FieldError]:
+    def field_errors(
+        self, rt: ResourceType, obj: Obj, old: Obj | None, status: bool = False
+    ) -> list[FieldError]:
+        """``ValidateCreate``/``ValidateUpdate`` (``status``: ``ValidateStatusUpdate``, which
+        validates only ``status``, against the status schema, and the status replicas and
+        selector of the scale subresource)."""
         version = self._version(rt)
         errors: list[FieldError] = []
         kind = obj.get("kind")
@@ -359,14 +394,20 @@ class CustomResourceStrategy:
                 if not e.field.startswith("metadata.name")
             )
         schema = version.schema
-        if schema is not None:
+        if status and old is not None:
+            status_schema = (schema.properties or {}).get("status") if schema else None
+            if status_schema is not None and "status" in obj:
+                found = validate_value(status_schema, obj["status"], "status")
+                errors.extend(ratchet(found, obj["status"], old.get("status"), "status"))
+        elif schema is not None:
             found = validate_value(schema, obj)
             if old is not None:
                 found = ratchet(found, obj, old)
             errors.extend(found)
         scale = version.scale
         if scale is not None:
-            errors.extend(_replicas_errors(obj, scale.get("specReplicasPath")))
+            if not status:
+                errors.extend(_replicas_errors(obj, scale.get("specReplicasPath")))
             errors.extend(_replicas_errors(obj, scale.get("statusReplicasPath")))
             selector = scale.get("labelSelectorPath")
             if isinstance(selector, str) and selector:
