@@ -37,6 +37,7 @@ from .status import StatusError, forbidden_object, not_found, quote
 __all__ = [
     "MIRROR_POD_ANNOTATION",
     "NodeRestriction",
+    "PodTopologyLabels",
     "taint_new_nodes_not_ready",
 ]
 
@@ -282,6 +283,42 @@ async def taint_new_nodes_not_ready(adm: Admission) -> None:
         ):
             return
     spec["taints"] = [*taints, dict(NOT_READY_TAINT)]
+
+
+_TOPOLOGY_LABELS = ("topology.kubernetes.io/zone", "topology.kubernetes.io/region")
+
+
+class PodTopologyLabels:
+    """kube's PodTopologyLabels admission (beta, on in 1.37): a pod created on a node, or a
+    Binding to one, gets the node's ``topology.kubernetes.io/zone`` and ``/region`` labels
+    (overwriting the pod's own; the binding carries them onto the pod)."""
+
+    def __init__(self, get_object: GetObject) -> None:
+        self._get = get_object
+
+    async def __call__(self, adm: Admission) -> None:
+        if adm.resource.group or adm.resource.resource != "pods" or adm.operation != "CREATE":
+            return
+        if adm.subresource not in ("", "binding") or not isinstance(adm.obj, dict):
+            return
+        if adm.subresource == "binding":
+            target = _dict(adm.obj.get("target"))
+            if target.get("kind") != "Node":
+                return
+            node_name = str(target.get("name") or "")
+        else:
+            node_name = _node_of(adm.obj)
+        if not node_name:
+            return
+        node = self._get("", "nodes", "", node_name)
+        copied = {k: v for k, v in _labels(node).items() if k in _TOPOLOGY_LABELS}
+        if not copied:
+            return
+        meta = adm.obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = adm.obj["metadata"] = {}
+        labels = meta.get("labels")
+        meta["labels"] = {**(labels if isinstance(labels, dict) else {}), **copied}
 
 
 def _taints(spec: Obj) -> list[dict[str, Any]]:

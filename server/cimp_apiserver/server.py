@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .admission import NodeRestriction, taint_new_nodes_not_ready
+from .admission import NodeRestriction, PodTopologyLabels, taint_new_nodes_not_ready
 from .authn import Authenticator, ServiceAccountTokens, StaticTokens
 from .authz import RBACAuthorizer, bootstrap_objects, new_authorizer
 from .certs import ServingCerts
@@ -228,10 +228,12 @@ class Server:
         ext = self.extensions()
         authorize = self.authorizer.authorize
         rbac = next(a for _, a in self.authorizer.chain if isinstance(a, RBACAuthorizer))
-        # kube's order (NodeRestriction, TaintNodesByCondition), then the RBAC registry's.
+        # kube's order (NodeRestriction, TaintNodesByCondition, PodTopologyLabels), then the RBAC
+        # registry's.
         admission: list[AdmissionHook] = [
             NodeRestriction(self.get_object, authorize),
             taint_new_nodes_not_ready,
+            PodTopologyLabels(self.get_object),
             PodSecurity(self.store),  # validating: runs last, sees the validated object
             RBACEscalation(authorize, rbac),
         ]

@@ -815,6 +815,13 @@ class Writes:
         if not dry_run:
             obj = copy.deepcopy(pod.obj)
             obj.setdefault("spec", {})["nodeName"] = node
+            # The binding's annotations and labels (PodTopologyLabels') go onto the pod.
+            pod_meta = obj.setdefault("metadata", {})
+            admitted = body.get("metadata")
+            for field in ("annotations", "labels"):
+                values = admitted.get(field) if isinstance(admitted, dict) else None
+                if isinstance(values, dict) and values:
+                    pod_meta[field] = {**(pod_meta.get(field) or {}), **values}
             status = obj.setdefault("status", {})
             conditions = [
                 c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"

@@ -136,3 +136,44 @@ def test_nodes_reach_pod_certificate_requests_through_the_graph(nodes: tuple[Any
     status, body = server.request("GET", path + "/someone-elses", token=token)
     assert status == 403, body
     assert body["message"].endswith("no relationship found between node 'n1' and this object")
+
+
+def test_pods_on_a_node_get_its_topology_labels(apiserver: Any) -> None:
+    """PodTopologyLabels (beta, on in 1.37): zone and region of the node, on create and on
+    binding, overwriting the pod's own; other node labels stay on the node."""
+    labels = {
+        "topology.kubernetes.io/zone": "z1",
+        "topology.kubernetes.io/region": "r1",
+        "example.com/rack": "7",
+    }
+    apiserver.apply(
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "zoned", "labels": labels}}
+    )
+    pods = "/api/v1/namespaces/default/pods"
+    pod = _mirror("placed", "zoned")
+    del pod["metadata"]["annotations"]
+    pod["metadata"]["labels"] = {"topology.kubernetes.io/zone": "mine", "app": "a"}
+    status, created = apiserver.request("POST", pods, pod)
+    assert status == 201, created
+    assert created["metadata"]["labels"] == {
+        "app": "a",
+        "topology.kubernetes.io/zone": "z1",
+        "topology.kubernetes.io/region": "r1",
+    }
+    later = _mirror("later", "")
+    del later["metadata"]["annotations"], later["spec"]["nodeName"]
+    assert apiserver.request("POST", pods, later)[0] == 201
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "later", "annotations": {"example.com/by": "test"}},
+        "target": {"kind": "Node", "name": "zoned"},
+    }
+    status, body = apiserver.request("POST", f"{pods}/later/binding", binding)
+    assert status == 201, body
+    _, bound = apiserver.request("GET", f"{pods}/later")
+    assert bound["metadata"]["labels"] == {
+        "topology.kubernetes.io/zone": "z1",
+        "topology.kubernetes.io/region": "r1",
+    }
+    assert bound["metadata"]["annotations"] == {"example.com/by": "test"}
