@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..lifecycle import BACKGROUND, Lifecycle
-from ..resources import Registry
+from ..resources import DEFAULT, Registry
 from ..status import StatusError
 from ..storage import Store, now_rfc3339
 from .definitions import CLEANUP_FINALIZER, CRD_GROUP, CRD_RESOURCE, set_condition
@@ -44,6 +44,11 @@ class _Serving:
 _APISERVICE_GROUP = "apiregistration.k8s.io"
 _APISERVICES = "apiservices"
 _AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
+# kube's own handlers answer every path of a built-in group (an unknown version is their 404),
+# so a CRD in one of these groups is established but never served, and owns no objects: it
+# must not shadow a built-in resource (a Role written without escalation checks) or share
+# its storage (its finalizer would delete the built-in objects).
+_BUILTIN_GROUPS = frozenset(group for group, _ in DEFAULT.groups())
 
 
 def _crd_service(obj: Obj) -> bool:
@@ -262,6 +267,8 @@ class CRDController:
             crd = Definition.parse(record.obj)
             if not crd.condition_true("Established") or not crd.accepted.plural:
                 continue
+            if crd.group in _BUILTIN_GROUPS:
+                continue
             current = self._serving.get(name)
             if current is not None and current.rv == record.rv:
                 wanted[name] = current
@@ -364,6 +371,8 @@ class CRDController:
                 self.store.delete(CRD_GROUP, CRD_RESOURCE, "", name)
 
     def _instances_remain(self, crd: Definition) -> bool:
+        if crd.group in _BUILTIN_GROUPS:
+            return False  # never served: the objects there are the built-in resource's
         serving = self._serving.get(crd.name)
         group, plural = crd.group, crd.accepted.plural or crd.names.plural
         rt = serving.types[0] if serving and serving.types else None
