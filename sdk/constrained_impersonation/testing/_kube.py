@@ -7,6 +7,14 @@ harness's own CA, cache TTL 0): clients keep talking straight to kube-apiserver 
 tokens, exactly as in a cluster. Requestheader authentication would have put a front proxy
 between every client and the server, which is the thing under test.
 
+API aggregation is set up as in a cluster: kube-apiserver has a front-proxy CA
+(``--requestheader-client-ca-file``, published in the ConfigMap
+``kube-system/extension-apiserver-authentication``) and a proxy client certificate it signed,
+so an extension server registered with an ``APIService`` (KubeVirt's stand-in in the deputy's
+tests) receives requests with the user in ``X-Remote-*`` headers. Services are reached by
+their cluster IP, or by an ``ExternalName`` service's name (``localhost`` for an extension
+server the test runs itself: kube refuses loopback addresses in EndpointSlices).
+
 The processes die with the Python process that started them (``PR_SET_PDEATHSIG``), and
 ``stop``/``close`` leave no process, port or temporary file behind.
 """
@@ -36,6 +44,7 @@ from cryptography.hazmat.primitives import serialization
 
 from cimp_apiserver.certs import load_or_create
 from cimp_apiserver.config import parse_feature_gates
+from cimp_apiserver.kubevirt.frontproxy import FRONT_PROXY_CLIENT, load_or_create_front_proxy
 
 from .._private_files import private_dir, write_private
 from ..identity import Identity
@@ -173,6 +182,7 @@ class KubeAPIServer(ClientSide):
         self._extra_args = tuple(extra_args)
         try:  # a temporary directory is removed again if what goes into it fails
             self._certs = load_or_create(self._work / "pki")
+            load_or_create_front_proxy(self._work / "pki")
             self._users_file = self._work / "users.json"
             self._admin_token = ""
             self._users: dict[str, dict[str, Any]] = {}
@@ -305,6 +315,16 @@ class KubeAPIServer(ClientSide):
             "--allow-privileged=true",
             "--profiling=false",
             "--endpoint-reconciler-type=none",
+            # API aggregation: the front proxy's CA and client certificate, and the headers
+            # that carry the user to an extension server.
+            f"--requestheader-client-ca-file={pki / 'front-proxy-ca.pem'}",
+            f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-uid-headers=X-Remote-Uid",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={pki / 'front-proxy-client.pem'}",
+            f"--proxy-client-key-file={pki / 'front-proxy-client-key.pem'}",
         ]
         if gates:
             argv.append(f"--feature-gates={gates}")
