@@ -15,15 +15,25 @@ arbitrary-node or associated-node) is restricted exactly like that node's kubele
   outside the kubelet's set (``node-restriction.kubernetes.io/`` and unknown ``kubernetes.io``
   / ``k8s.io`` labels);
 * ``serviceaccounts/token``: only tokens bound to a Pod (by name and uid) scheduled on itself,
-  for one audience the pod mounts (or that it is authorized to request).
+  for one audience the pod mounts (or that it is authorized to request);
+* PersistentVolumeClaims: only ``status``, and there only capacity, conditions and allocation;
+* its own Lease (in ``kube-node-lease``) and CSINode, ResourceSlices of its own node, node
+  CertificateSigningRequests only for its own name, PodCertificateRequests only for a pod
+  running on it (with the pod's service account, for a signer the pod mounts or that it is
+  authorized for). The Node authorizer cannot see a new object's name or node; this can.
 
 Messages are kube 1.37's, so a test passing here passes against kube-apiserver.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+
+from cryptography import x509
 
 from constrained_impersonation._authz.base import Decision
 from constrained_impersonation.identity import NODE_USER_PREFIX, NODES_GROUP, Identity
@@ -383,6 +393,10 @@ class NodeRestriction:
             assert adm.ctx.user is not None
             raise _forbid(adm, f"could not determine node from user {quote(adm.ctx.user.user)}")
         rt = adm.resource
+        other = self._others.get((rt.group, rt.resource))
+        if other is not None:
+            other(self, adm, node)
+            return
         if rt.group != "":
             return
         if rt.resource == "pods":
@@ -623,3 +637,190 @@ class NodeRestriction:
                 f"{adm.ctx.user.user} is not authorized to request tokens for audience "
                 f"{quote(audience)}",
             )
+
+    # ------------------------------------------------------------------ other resources
+
+    def _claim_status(self, adm: Admission, node: str) -> None:
+        if adm.subresource != "status":
+            raise _forbid(adm, "may only update PVC status")
+        if adm.operation != "UPDATE":
+            raise _forbid(adm, f"unexpected operation {quote(adm.operation)}")
+        old, new = _comparable_claim(adm.old), _comparable_claim(adm.obj)
+        if old != new:
+            changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            raise _forbid(
+                adm,
+                f"node {quote(node)} is not allowed to update fields other than "
+                f"status.quantity and status.conditions: {', '.join(changed)}",
+            )
+
+    def _lease(self, adm: Admission, node: str) -> None:
+        if adm.namespace != "kube-node-lease":
+            raise _forbid(adm, 'can only access leases in the "kube-node-lease" system namespace')
+        if _created_name(adm) != node:
+            raise _forbid(
+                adm, "can only access node lease with the same name as the requesting node"
+            )
+
+    def _csinode(self, adm: Admission, node: str) -> None:
+        if _created_name(adm) != node:
+            raise _forbid(adm, "can only access CSINode with the same name as the requesting node")
+
+    def _resource_slice(self, adm: Admission, node: str) -> None:
+        if adm.operation not in ("CREATE", "DELETE"):
+            return  # the Node authorizer judges the rest
+        slice_ = adm.obj if adm.operation == "CREATE" else adm.old
+        if _dict(_dict(slice_).get("spec")).get("nodeName") != node:
+            verb = "create" if adm.operation == "CREATE" else "delete"
+            raise _forbid(
+                adm, f"can only {verb} ResourceSlice with the same NodeName as the requesting node"
+            )
+
+    def _csr(self, adm: Admission, node: str) -> None:
+        if adm.operation != "CREATE":
+            return
+        spec = _dict(_dict(adm.obj).get("spec"))
+        if spec.get("signerName") not in _NODE_SIGNERS:
+            return
+        try:
+            pem = base64.b64decode(str(spec.get("request") or ""), validate=True)
+            request = x509.load_pem_x509_csr(pem)
+            names = request.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        except (ValueError, binascii.Error) as err:
+            raise _forbid(adm, f"unable to parse csr: {err}") from None
+        common_name = str(names[0].value) if names else ""
+        if common_name != NODE_USER_PREFIX + node:
+            raise _forbid(adm, f"can only create a node CSR with CN={NODE_USER_PREFIX}{node}")
+
+    def _pod_certificate(self, adm: Admission, node: str) -> None:
+        """kube's checks, in kube's order; a mismatch informer lag could explain is a 500."""
+        if adm.operation != "CREATE":
+            raise _forbid(adm, f"unexpected operation {adm.operation}")
+        if adm.subresource:
+            raise _forbid(adm, f"unexpected subresource {adm.subresource}")
+        spec = _dict(_dict(adm.obj).get("spec"))
+        named = str(spec.get("nodeName") or "")
+        if named != node:
+            raise _forbid(
+                adm,
+                f"PodCertificateRequest.Spec.NodeName={quote(named)}, which is not the "
+                f"requesting node {quote(node)}",
+            )
+        where = "named in the PodCertificateRequest"
+        node_obj = self._get("", "nodes", "", node)
+        if node_obj is None:
+            raise _error(f'while retrieving node {quote(node)} {where}: node "{node}" not found')
+        pod_name = str(spec.get("podName") or "")
+        pod_ref = f"{adm.namespace}/{pod_name}"
+        if _uid(node_obj) != spec.get("nodeUID"):
+            raise _error(
+                f"PodCertificateRequest for pod {quote(pod_ref)} names node UID "
+                f"{quote(str(spec.get('nodeUID') or ''))}, inconsistent with the running node "
+                f"({quote(_uid(node_obj))})"
+            )
+        pod = self._get("", "pods", adm.namespace, pod_name)
+        if pod is None:
+            raise _error(
+                f"while retrieving pod {quote(pod_ref)} {where}: pod {quote(pod_name)} not found"
+            )
+        if spec.get("podUID") != _uid(pod):
+            raise _error(
+                f"PodCertificateRequest for pod {quote(pod_ref)} contains pod UID "
+                f"({quote(str(spec.get('podUID') or ''))}) which differs from running pod "
+                f"{quote(_uid(pod))}"
+            )
+        if _node_of(pod) != named:
+            raise _forbid(
+                adm, f"pod {quote(pod_ref)} is not running on node {quote(named)} {where}"
+            )
+        if _is_mirror(pod):
+            raise _forbid(adm, f"pod {quote(pod_ref)} is a mirror pod")
+        account = str(spec.get("serviceAccountName") or "")
+        running = _service_account_name(_dict(pod.get("spec")))
+        if account != running:
+            raise _forbid(
+                adm,
+                f"PodCertificateRequest for pod {quote(pod_ref)} contains serviceAccountName "
+                f"({quote(account)}) that differs from running pod ({quote(running)})",
+            )
+        account_ref = f"{adm.namespace}/{account}"
+        sa = self._get("", "serviceaccounts", adm.namespace, account)
+        if sa is None:
+            raise _error(
+                f"while retrieving service account {quote(account_ref)} {where}: "
+                f"serviceaccount {quote(account)} not found"
+            )
+        if spec.get("serviceAccountUID") != _uid(sa):
+            raise _error(
+                f"PodCertificateRequest for pod {quote(pod_ref)} names service account UID "
+                f"{quote(str(spec.get('serviceAccountUID') or ''))}, which differs from the "
+                f"running service account ({quote(_uid(sa))})"
+            )
+        signer = str(spec.get("signerName") or "")
+        for volume in _dicts(_dict(pod.get("spec")).get("volumes")):
+            for source in _dicts(_dict(volume.get("projected")).get("sources")):
+                if _dict(source.get("podCertificate")).get("signerName") == signer:
+                    return
+        assert adm.ctx.user is not None
+        decision, _ = self._authorize(
+            Attributes(
+                user=adm.ctx.user,
+                verb="request-serviceaccounts-podcertificate-signer",
+                resource_request=True,
+                api_group=adm.resource.group,
+                api_version=adm.resource.version,
+                resource=signer.replace("/", ":"),
+                namespace=adm.namespace,
+                name=account,
+            )
+        )
+        if decision is not Decision.ALLOW:
+            raise _forbid(
+                adm,
+                f"pod {quote(pod_ref)} does not mount a podCertificate projected volume for "
+                f"signer {quote(signer)}",
+            )
+
+    _others: dict[tuple[str, str], Callable[[NodeRestriction, Admission, str], None]] = {
+        ("", "persistentvolumeclaims"): _claim_status,
+        ("coordination.k8s.io", "leases"): _lease,
+        ("storage.k8s.io", "csinodes"): _csinode,
+        ("resource.k8s.io", "resourceslices"): _resource_slice,
+        ("certificates.k8s.io", "certificatesigningrequests"): _csr,
+        ("certificates.k8s.io", "podcertificaterequests"): _pod_certificate,
+    }
+
+
+# Signers whose CSRs name a node in their subject (kubelet serving and client certificates).
+_NODE_SIGNERS = ("kubernetes.io/kubelet-serving", "kubernetes.io/kube-apiserver-client-kubelet")
+# What a node may change in a PVC's status (kube compares the rest, metadata included).
+_CLAIM_STATUS_FIELDS = ("capacity", "conditions", "allocatedResourceStatuses", "allocatedResources")
+
+
+def _comparable_claim(obj: Obj | None) -> dict[str, str]:
+    """A PVC without what a node may change, as JSON texts by top-level field."""
+    claim = dict(_dict(obj))
+    meta = {
+        k: v
+        for k, v in _dict(claim.get("metadata")).items()
+        if k not in ("resourceVersion", "managedFields")
+    }
+    status = {k: v for k, v in _dict(claim.get("status")).items() if k not in _CLAIM_STATUS_FIELDS}
+    claim.update(metadata=meta, status=status)
+    return {k: json.dumps(v, sort_keys=True) for k, v in claim.items()}
+
+
+def _created_name(adm: Admission) -> str:
+    """The object's name: on create from the object (the request names none)."""
+    if adm.operation == "CREATE":
+        return str(_dict(_dict(adm.obj).get("metadata")).get("name") or "")
+    return adm.name
+
+
+def _uid(obj: Obj) -> str:
+    return str(_dict(obj.get("metadata")).get("uid") or "")
+
+
+def _error(message: str) -> StatusError:
+    """An admission error that is no API status: kube answers a plain 500 with its text."""
+    return StatusError(500, "", message)
