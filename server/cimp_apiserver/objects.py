@@ -1089,6 +1089,16 @@ def _more_kind_causes(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause
             _job_causes(job if isinstance(job, dict) else {}, "spec.jobTemplate.spec", None)
         )
         return causes
+    if key == ("resource.k8s.io", "resourceslices") and old is not None:
+        # a node moving its slice to another node would publish devices there
+        was = old.get("spec") or {}
+        pool, old_pool = spec.get("pool") or {}, was.get("pool") or {}
+        pairs = (
+            ("pool.name", pool.get("name"), old_pool.get("name")),
+            ("driver", spec.get("driver"), was.get("driver")),
+            ("nodeName", spec.get("nodeName"), was.get("nodeName")),
+        )
+        return [_invalid(f"spec.{f}", new, "field is immutable") for f, new, o in pairs if new != o]
     if key == ("apiregistration.k8s.io", "apiservices"):
         causes = []
         group, version = spec.get("group") or "", spec.get("version") or ""
