@@ -31,7 +31,7 @@ Hooks (all signatures in ``hooks.py``; every handler may raise ``StatusError``):
 * ``subresources[(group, resource, subresource)]``: ``async (request, ctx, namespace, name,
   body: dict) -> dict`` for POST to a subresource (``serviceaccounts/token``); sent with 201.
 * ``connectors[(group, resource, subresource)]``: ``async (request, ctx, namespace, name) ->
-  web.StreamResponse`` for any method (the KubeVirt console is registered by default).
+  web.StreamResponse`` for any method.
 * ``admission``: ``async (Admission) -> None`` per write (create, update, patch, delete,
   binding, eviction, subresource create), after defaulting and before validation; may mutate
   ``obj`` or raise.
@@ -61,7 +61,6 @@ from aiohttp.typedefs import Handler, Middleware
 from constrained_impersonation.resolver import resolve, resolves
 
 from .bodies import MAX_BODY
-from .console import CONSOLE_KEY, console_connector
 from .context import CONTEXT, RequestContext, get_context
 from .handlers import RestHandler, RestSettings, page_not_found
 from .hooks import (
@@ -223,7 +222,7 @@ def build_app(
     extensions = Extensions(
         reviews=dict(reviews or {}),
         subresources=dict(subresources or {}),
-        connectors={CONSOLE_KEY: console_connector(store), **(connectors or {})},
+        connectors=dict(connectors or {}),
         admission=list(admission),
         authorize=authorize,
     )

@@ -172,13 +172,13 @@ def _kind_ref(rt: ResourceType, group: str, version: str, kind: str) -> dict[str
 
 def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
     entry: dict[str, Any] = {"resource": rt.resource}
-    if rt.verbs:
-        # A parent that only carries subresources has no kind of its own; clients skip it and
-        # keep its subresources (the shape kube-aggregator gives such groups).
-        entry["responseKind"] = _kind_ref(rt, rt.group, rt.version, rt.kind)
+    # A parent that only carries subresources (an aggregated API's, KubeVirt's console) has
+    # an empty kind and no verbs, as kube-aggregator converts a legacy resource list.
+    no_kind = {"group": "", "version": "", "kind": ""}
+    entry["responseKind"] = _kind_ref(rt, rt.group, rt.version, rt.kind) if rt.verbs else no_kind
     entry["scope"] = "Namespaced" if rt.namespaced else "Cluster"
     entry["singularResource"] = rt.singular_name
-    entry["verbs"] = list(rt.verbs)
+    entry["verbs"] = list(rt.verbs) or None
     if rt.short_names:
         entry["shortNames"] = list(rt.short_names)
     if rt.categories:
@@ -187,7 +187,11 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
     for name in rt.subresources:
         kind, verbs = subresource_info(rt, name)
         subs.append(
-            {"subresource": name, "responseKind": _kind_ref(rt, *kind), "verbs": list(verbs)}
+            {
+                "subresource": name,
+                "responseKind": _kind_ref(rt, *kind),
+                "verbs": list(verbs) or None,
+            }
         )
     if subs:
         entry["subresources"] = subs

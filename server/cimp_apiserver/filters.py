@@ -267,7 +267,8 @@ def audit_response_started(
 
 
 _LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
-_LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward", "console"})
+# kube-apiserver's list; an aggregated API's subresource (KubeVirt's console) is not on it.
+_LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward"})
 
 
 def long_running(ctx: RequestContext) -> bool:

@@ -24,7 +24,6 @@ from . import data
 __all__ = [
     "BUILTIN",
     "DEFAULT",
-    "KUBEVIRT",
     "READ_VERBS",
     "REGISTRY",
     "REVIEW_VERBS",
@@ -86,7 +85,6 @@ _DEFAULT_SUBRESOURCES: dict[str, Subresource] = {
     "eviction": Subresource("eviction", ("create",), ("policy", "v1", "Eviction")),
     "token": Subresource("token", ("create",), ("authentication.k8s.io", "v1", "TokenRequest")),
     "scale": Subresource("scale", ("get", "patch", "update"), ("autoscaling", "v1", "Scale")),
-    "console": Subresource("console", ("get",)),
 }
 
 
@@ -229,34 +227,12 @@ def _builtins() -> tuple[ResourceType, ...]:
     )
 
 
-# KubeVirt: the VMI and its console subresource, served by a separate API group.
-KUBEVIRT = (
-    ResourceType(
-        "kubevirt.io",
-        "v1",
-        "virtualmachineinstances",
-        "VirtualMachineInstance",
-        True,
-        short_names=("vmi", "vmis"),
-        categories=("all",),
-    ),
-    ResourceType(
-        "subresources.kubevirt.io",
-        "v1",
-        "virtualmachineinstances",
-        "VirtualMachineInstance",
-        True,
-        verbs=(),
-        stored=False,
-        subresources=("console",),
-    ),
-)
-
 BUILTIN: tuple[ResourceType, ...] = _builtins()
 """Every resource kube-apiserver of the pinned version serves, in its discovery order."""
 
-TABLE: tuple[ResourceType, ...] = BUILTIN + KUBEVIRT
-"""What a server serves from the start: the built-ins and the KubeVirt stand-in."""
+TABLE: tuple[ResourceType, ...] = BUILTIN
+"""What a server serves from the start: the built-ins (KubeVirt comes from its CRD and an
+APIService, ``kubevirt/``)."""
 
 
 _VERSION = re.compile(r"v(\d+)(?:(alpha|beta)(\d+))?")

@@ -35,6 +35,7 @@ from .filters import (
 )
 from .hooks import AdmissionHook, Extensions, ReviewHandler
 from .impersonation import Impersonator
+from .kubevirt.aggregator import install as install_aggregation
 from .metrics import Registry
 from .podsecurity import PodSecurity, write_warnings
 from .reviews import REVIEW_HANDLERS
@@ -249,6 +250,7 @@ class Server:
         app.on_response_prepare.append(audit_response_started(self.audit))
         app.on_response_prepare.append(write_warnings)
         install_crds(app, self.store)  # CustomResourceDefinitions and their resources
+        install_aggregation(app, self.store)  # APIServices with a service (KubeVirt's stand-in)
         return app
 
     async def start(self) -> None:

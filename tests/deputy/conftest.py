@@ -1,7 +1,9 @@
 """A cluster as deploy/deputy/ expects it, a running deputy, and a console client.
 
-Everything is real: the embedded API server over HTTPS with the committed RBAC applied, the
-deputy serving TLS on a free port in its own event loop, clients speaking websockets.
+Everything is real: the API server of the chosen backend (the embedded one, or kube-apiserver
+with ``--apiserver=kube``) over HTTPS with the committed RBAC applied and KubeVirt installed as
+a cluster has it (the VMI CRD, virt-api's APIService served by the stand-in: ``kubevirt.py``),
+the deputy serving TLS on a free port in its own event loop, clients speaking websockets.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from multidict import CIMultiDict
 
 from cimp_apiserver.certs import load_or_create
-from constrained_impersonation.testing import APIServer
 from deputy.config import DeputyConfig
 from deputy.kube import HandshakeRefused, keep_refusal_body
 from deputy.server import Deputy
+
+from .kubevirt import kubevirt
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy" / "deputy"
@@ -56,17 +59,17 @@ metadata: {{name: ci-runner, namespace: {VMS}}}
 apiVersion: kubevirt.io/v1
 kind: VirtualMachineInstance
 metadata: {{name: vm1, namespace: {VMS}}}
-spec: {{domain: {{}}}}
+spec: {{domain: {{devices: {{}}}}}}
 ---
 apiVersion: kubevirt.io/v1
 kind: VirtualMachineInstance
 metadata: {{name: vm2, namespace: {VMS}}}
-spec: {{domain: {{}}}}
+spec: {{domain: {{devices: {{}}}}}}
 ---
 apiVersion: kubevirt.io/v1
 kind: VirtualMachineInstance
 metadata: {{name: vm1, namespace: {OTHER}}}
-spec: {{domain: {{}}}}
+spec: {{domain: {{devices: {{}}}}}}
 ---
 # Console rights come only through a group, so a console that opens proves the deputy
 # forwarded the user's groups.
@@ -86,29 +89,40 @@ subjects: [{{kind: Group, name: vm-operators, apiGroup: rbac.authorization.k8s.i
 """
 
 
+def is_console_session(event: dict[str, Any]) -> bool:
+    """The one audit event of a console that opened: kube-apiserver does not count the
+    console as a long-running request, so it logs no ResponseStarted, only a ResponseComplete
+    with code 101 once the proxied websocket has ended."""
+    return (
+        event["stage"] == "ResponseComplete"
+        and (event.get("objectRef") or {}).get("subresource") == "console"
+        and (event.get("responseStatus") or {}).get("code") == 101
+    )
+
+
 @dataclass
 class Cluster:
-    server: APIServer
+    server: Any  # APIServer or KubeAPIServer
     deputy_token: str
     alice: str  # console rights through group vm-operators
     bob: str  # none
     tls: TLSFiles
+    opened: int = 0  # consoles opened through the API server so far
 
     def deputy_client(self) -> Any:
         return self.server.api_client(self.deputy_token)
 
     def mark(self) -> int:
         """Position in the audit log after every console opened so far has ended, so that
-        a late ResponseComplete of an earlier test never lands in a later test's window."""
+        a late event of an earlier test's console never lands in a later test's window."""
         deadline = time.monotonic() + 20
         while True:
             events = self.server.audit_events()
-            started = {e["auditID"] for e in events if e["stage"] == "ResponseStarted"}
-            completed = {e["auditID"] for e in events if e["stage"] == "ResponseComplete"}
-            if started <= completed:
+            ended = sum(1 for e in events if is_console_session(e))
+            if ended >= self.opened:
                 return len(events)
             if time.monotonic() > deadline:
-                raise AssertionError(f"consoles never ended: {sorted(started - completed)}")
+                raise AssertionError(f"{self.opened - ended} console(s) never ended")
             time.sleep(0.01)
 
     def events_since(self, mark: int) -> list[dict[str, Any]]:
@@ -132,7 +146,7 @@ def _write_tls(directory: Path) -> TLSFiles:
     return TLSFiles(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
 
 
-def apply_deputy_rbac(server: APIServer) -> None:
+def apply_deputy_rbac(server: Any) -> None:
     """What ``kubectl apply -k deploy/deputy`` creates that the embedded server stores (it
     runs no Deployments or Services)."""
     server.apply(DEPLOY / "namespace.yaml", DEPLOY / "serviceaccount.yaml", DEPLOY / "rbac.yaml")
@@ -145,8 +159,14 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
 
 
 @pytest.fixture(scope="module")
-def cluster(tls: TLSFiles) -> Iterator[Cluster]:
-    with APIServer() as server:
+def cluster(
+    tls: TLSFiles,
+    apiserver_class: Any,
+    apiserver_backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Cluster]:
+    work = tmp_path_factory.mktemp("kubevirt")
+    with apiserver_class() as server, kubevirt(server, apiserver_backend, work):
         apply_deputy_rbac(server)
         server.apply(CLUSTER)
         alice = server.add_user(
@@ -250,12 +270,18 @@ def open_console(
     namespace: str = VMS,
     name: str = "vm1",
     *,
-    tls: TLSFiles,
+    cluster: Cluster | None = None,
+    tls: TLSFiles | None = None,
     send: Sequence[str | bytes] = ("hello",),
     authorization: str | None = None,
     extra_headers: Sequence[tuple[str, str]] = (),
 ) -> Opened | Refused:
-    """Connect to the deputy as a user would (kubevirt's plain subprotocol, bearer token)."""
+    """Connect to the deputy as a user would (kubevirt's plain subprotocol, bearer token);
+    a console that opens is counted on ``cluster`` (see :meth:`Cluster.mark`)."""
+    if tls is None:
+        assert cluster is not None, "open_console needs the cluster or the deputy's CA"
+        tls = cluster.tls
+    context = tls.client_context()
 
     async def run() -> Opened | Refused:
         headers = CIMultiDict(extra_headers)
@@ -263,7 +289,6 @@ def open_console(
             headers["Authorization"] = authorization
         elif token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        context = tls.client_context()
         async with aiohttp.ClientSession(middlewares=(keep_refusal_body,)) as session:
             try:
                 ws = await session.ws_connect(
@@ -274,6 +299,8 @@ def open_console(
                 )
             except HandshakeRefused as refused:
                 return Refused(refused.status, json.loads(refused.body), {})
+            if cluster is not None:
+                cluster.opened += 1
             async with ws:
                 opened = Opened(await ws.receive_str(), protocol=ws.protocol)
                 for message in send:
@@ -289,11 +316,12 @@ def open_console(
     return asyncio.run(run())
 
 
-def expired_token(server: APIServer, namespace: str, service_account: str) -> str:
+def expired_token(server: Any, namespace: str, service_account: str) -> str:
     """A service-account token signed by the server's own key that expired an hour ago.
 
     TokenRequest refuses lifetimes under ten minutes, so this signs one with the issuer's key
-    (kept next to the CA) and a clock two hours behind; only the expiry makes it invalid.
+    (kept next to the CA by both backends) and a clock two hours behind; only the expiry
+    makes it invalid.
     """
     from cimp_apiserver.authn import ServiceAccountTokens
 

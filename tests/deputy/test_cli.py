@@ -98,7 +98,7 @@ def _kubeconfig(tmp_path: Path) -> Path:
 def test_a_real_run_serves_consoles_and_stops_on_sigterm(cluster: Cluster) -> None:
     deputy = DeputyProcess(cluster)
     try:
-        opened = open_console(deputy.url, cluster.alice, tls=cluster.tls)
+        opened = open_console(deputy.url, cluster.alice, cluster=cluster)
     finally:
         log = "".join(deputy.stop())
     assert isinstance(opened, Opened)

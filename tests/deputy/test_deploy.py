@@ -3,6 +3,7 @@ needs; the other manifests agree with it and with the command line."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,6 @@ import yaml
 
 import constrained_impersonation as ci
 from constrained_impersonation import rbac
-from constrained_impersonation.testing import APIServer
 from deputy import rbac as deputy_rbac
 from deputy.config import parse_args
 
@@ -23,8 +23,10 @@ from .conftest import (
     RunningDeputy,
     TLSFiles,
     deputy_config,
+    is_console_session,
     open_console,
 )
+from .kubevirt import kubevirt
 
 SA = {"kind": "ServiceAccount", "name": "deputy", "namespace": "cimp-deputy"}
 CONSOLE_SCOPE = ci.Scope(
@@ -95,7 +97,9 @@ def test_the_deputy_is_granted_exactly_what_it_needs() -> None:
     }
 
 
-def test_rbac_for_other_flags_is_namespaced_and_sufficient(tmp_path: Path, tls: TLSFiles) -> None:
+def test_rbac_for_other_flags_is_namespaced_and_sufficient(
+    tmp_path: Path, tls: TLSFiles, apiserver: Any, apiserver_backend: str
+) -> None:
     """--namespace vms --no-forward-extra: a Role for the console, no userextras; a deputy
     with those flags works under exactly that RBAC and forwards no extras."""
     text = deputy_rbac.render_yaml(forward_extra=(), namespaces=(VMS,))
@@ -109,7 +113,8 @@ def test_rbac_for_other_flags_is_namespaced_and_sufficient(tmp_path: Path, tls: 
         "virtualmachineinstances/console",
         "impersonate-on:user-info:get",
     ) in grants
-    with APIServer() as server:
+    server = apiserver
+    with kubevirt(server, apiserver_backend, tmp_path):
         server.apply(DEPLOY / "namespace.yaml", DEPLOY / "serviceaccount.yaml")
         server.apply(CLUSTER)
         server.apply(text)
@@ -122,9 +127,19 @@ def test_rbac_for_other_flags_is_namespaced_and_sufficient(tmp_path: Path, tls: 
         finally:
             running.stop()
         assert isinstance(opened, Opened)
-        [event] = [e for e in server.audit_events() if e["stage"] == "ResponseStarted"]
+        [event] = _eventually_one(
+            lambda: [e for e in server.audit_events() if is_console_session(e)]
+        )
         assert event["impersonatedUser"]["username"] == "alice"
         assert "extra" not in event["impersonatedUser"]
+
+
+def _eventually_one(events: Any, timeout: float = 15.0) -> list[dict[str, Any]]:
+    """The events ``events()`` finds once there is one (the console's ends after it closed)."""
+    deadline = time.monotonic() + timeout
+    while not (found := events()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return list(found)
 
 
 def test_manifests_agree_with_each_other_and_the_command_line() -> None:

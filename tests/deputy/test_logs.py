@@ -48,10 +48,10 @@ def test_a_forged_url_writes_one_record_per_event_and_nothing_before_authenticat
     forged = {"namespace": quote(FORGED_NAMESPACE, safe=""), "name": quote(FORGED_NAME, safe="")}
     try:
         answers = [
-            open_console(deputy.url, None, tls=cluster.tls, **forged),  # no token
-            open_console(deputy.url, "not-a-token", tls=cluster.tls, **forged),
-            open_console(deputy.url, cluster.alice, tls=cluster.tls, **forged),  # authenticated
-            open_console(deputy.url, cluster.alice, tls=cluster.tls),  # the one real console
+            open_console(deputy.url, None, cluster=cluster, **forged),  # no token
+            open_console(deputy.url, "not-a-token", cluster=cluster, **forged),
+            open_console(deputy.url, cluster.alice, cluster=cluster, **forged),  # authenticated
+            open_console(deputy.url, cluster.alice, cluster=cluster),  # the one real console
         ]
     finally:
         lines = deputy.stop()

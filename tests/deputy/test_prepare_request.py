@@ -72,6 +72,7 @@ def test_the_lines_carry_the_identity_over_a_websocket(cluster: Cluster) -> None
             aiohttp.ClientSession() as client,
             client.ws_connect(url, headers=request_headers, ssl=context) as ws,
         ):
+            cluster.opened += 1
             return await ws.receive_str()
 
     assert asyncio.run(greeting()) == (

@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from cimp_apiserver import discovery, openapi, protobuf
+from cimp_apiserver.resources import REGISTRY, TABLE, Registry, ResourceType
 from cimp_apiserver.status import StatusError, status_response
 
 from .._tls import serving_files
@@ -100,6 +101,19 @@ def _answer(obj: dict[str, Any], path: str) -> dict[str, Any]:
     return reply
 
 
+# A custom resource for kubectl to meet: KubeVirt's VMI, with an open schema (the embedded
+# server serves it once KubeVirt's CRD is applied).
+VMI = ResourceType(
+    "kubevirt.io",
+    "v1",
+    "virtualmachineinstances",
+    "VirtualMachineInstance",
+    True,
+    short_names=("vmi", "vmis"),
+    categories=("all",),
+)
+
+
 @dataclass
 class CaptureServer:
     """Run with ``with CaptureServer() as server:``; ``server.kubeconfig`` for kubectl."""
@@ -156,6 +170,7 @@ class CaptureServer:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
         app = web.Application(middlewares=[self._log])
+        app[REGISTRY] = Registry((*TABLE, VMI))
         app.router.add_routes(discovery.routes())
         app.router.add_routes(openapi.routes())
         app.router.add_route("*", "/{tail:.*}", self._reply)

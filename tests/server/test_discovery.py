@@ -126,16 +126,6 @@ def test_review_resources_are_create_only() -> None:
     assert listed["localsubjectaccessreviews"]["namespaced"] is True
 
 
-def test_kubevirt_groups() -> None:
-    vmi = _by_name(get("/apis/kubevirt.io/v1").json())["virtualmachineinstances"]
-    assert vmi["shortNames"] == ["vmi", "vmis"]
-    assert vmi["categories"] == ["all"]
-    console = get("/apis/subresources.kubevirt.io/v1").json()
-    assert [r["name"] for r in console["resources"]] == ["virtualmachineinstances/console"]
-    assert console["resources"][0]["verbs"] == ["get"]
-    assert console["resources"][0]["namespaced"] is True
-
-
 @pytest.mark.parametrize(
     "path", ["/apis/nope", "/apis/nope/v1", "/apis/apps/v2", "/apis/apps/v1beta1"]
 )
@@ -255,11 +245,7 @@ def test_aggregated_resource_shape() -> None:
         "version": "v1",
         "kind": "Eviction",
     }
-    doc = get("/apis", Accept=V2).json()
-    sub = next(i for i in doc["items"] if i["metadata"].get("name") == "subresources.kubevirt.io")
-    (parent,) = sub["versions"][0]["resources"]
-    assert "responseKind" not in parent  # clients keep only its subresource
-    assert parent["subresources"][0]["subresource"] == "console"
+    # KubeVirt's groups (a CRD, an aggregated API) on both backends: tests/deputy/test_kubevirt.py
 
 
 # --- negotiation and caching ------------------------------------------------------------------

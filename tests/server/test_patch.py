@@ -10,6 +10,7 @@ import kubernetes.client as k
 import pytest
 
 from cimp_apiserver.app import build_app
+from cimp_apiserver.crd.install import install as install_crds
 from cimp_apiserver.patch import (
     PatchError,
     apply_json_patch,
@@ -18,6 +19,7 @@ from cimp_apiserver.patch import (
 )
 from cimp_apiserver.storage import MemoryStore
 
+from .._backends import KUBEVIRT_CRD
 from ._harness import admin_filter, api_client, serve
 
 POD: dict[str, Any] = {
@@ -254,8 +256,20 @@ def test_patch_errors_are_kube_statuses(api: tuple[k.ApiClient, MemoryStore]) ->
     assert code == 200
 
 
-def test_custom_resources_take_merge_not_strategic(api: tuple[k.ApiClient, MemoryStore]) -> None:
-    client, _ = api
+def test_custom_resources_take_merge_not_strategic() -> None:
+    store = MemoryStore()
+    store.create(
+        "", "namespaces", {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "ns1"}}
+    )
+    app = build_app(store, filters=[admin_filter])
+    install_crds(app, store)  # VMIs come from KubeVirt's CRD
+    with serve(app) as srv:
+        client = api_client(srv.url)
+        k.ApiextensionsV1Api(client).create_custom_resource_definition(KUBEVIRT_CRD)
+        _custom_resources_take_merge_not_strategic(client)
+
+
+def _custom_resources_take_merge_not_strategic(client: k.ApiClient) -> None:
     custom = k.CustomObjectsApi(client)
     custom.create_namespaced_custom_object(
         "kubevirt.io",

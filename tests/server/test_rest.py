@@ -754,45 +754,6 @@ def test_unexpected_errors_are_a_500_status_without_details(server: Server) -> N
     assert server.http("GET", "/api/v1/namespaces")[0] == 200
 
 
-def test_kubevirt_console_websocket(server: Server) -> None:
-    import asyncio
-
-    import aiohttp
-
-    vmi_path = "/apis/kubevirt.io/v1/namespaces/ns1/virtualmachineinstances"
-    code, _, _ = server.http(
-        "POST",
-        vmi_path,
-        {
-            "apiVersion": "kubevirt.io/v1",
-            "kind": "VirtualMachineInstance",
-            "metadata": {"name": "vm"},
-            "spec": {"domain": {}},
-        },
-    )
-    assert code == 201
-    console = "/apis/subresources.kubevirt.io/v1/namespaces/ns1/virtualmachineinstances/{}/console"
-
-    async def talk() -> list[str]:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(server.url + console.format("vm")) as ws,
-        ):
-            greeting = await ws.receive_str()
-            await ws.send_str("hello")
-            echo = await ws.receive_str()
-            return [greeting, echo]
-
-    greeting, echo = asyncio.run(talk())
-    assert (
-        greeting == 'connected to ns1/vm as admin groups=["system:masters", "system:authenticated"]'
-    )
-    assert echo == "hello"
-    code, _, body = server.http("GET", console.format("missing"))
-    assert code == 404
-    assert body["message"] == 'virtualmachineinstances.kubevirt.io "missing" not found'
-
-
 def test_chunked_body_over_the_limit_is_413(server: Server) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"metadata": {"name": "big"}, "data": {"a": "'
