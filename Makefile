@@ -13,7 +13,7 @@ KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "k8s.io/kubernetes" {pri
 APISERVER ?= embedded
 CONFORMANCE_SCENARIOS ?= 300
 
-.PHONY: all venv lock demo test lint types unit unit-kube kube conformance bench soak clean dist peer compat compat-ci
+.PHONY: all venv lock demo test lint types unit unit-kube kube conformance bench soak clean dist peer compat compat-ci resources
 
 all: test
 
@@ -106,6 +106,12 @@ test: lint types docs kube unit compat-ci unit-kube conformance
 # Differential conformance: generated scenarios sent to both servers, every answer compared.
 conformance: venv kube
 	CIMP_SCENARIOS=$(CONFORMANCE_SCENARIOS) $(BIN)/pytest -q -p no:randomly tests/conformance --apiserver=kube
+
+# Regenerate the embedded server's built-in resource data (discovery, OpenAPI v2/v3, field
+# selectors, table columns, protobuf field numbers) from kube-apiserver $(KUBE_VERSION) and
+# the Go module cache, into server/cimp_apiserver/data/.
+resources: venv kube
+	$(BIN)/python hack/gen-resources.py
 
 # The official Python client's e2e tests (kubernetes-client/python, kubernetes/e2e_test) against
 # both servers: `python-client e2e: embedded P/45, kube Q/45`. Needs a checkout of the client
