@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import copy
+import json
 import logging
 import threading
 import uuid
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..status import already_exists, conflict, internal_error, not_found
+from ..status import StatusError, already_exists, conflict, internal_error, not_found
 from .base import (
     ADDED,
     DELETED,
@@ -37,6 +38,11 @@ log = logging.getLogger("constrained_impersonation.apiserver.storage")
 
 DEFAULT_HISTORY = 10_000
 DEFAULT_WATCH_QUEUE = 1_024
+# etcd refuses a write over its --max-request-bytes (1.5 MiB): without a bound, patch after
+# patch could grow one object without end. Measured as Go would write the JSON (UTF-8, not the
+# ASCII escapes stored here): a custom resource's limit as kube's; kube's protobuf encoding of
+# a built-in kind is no larger.
+MAX_OBJECT_BYTES = 1536 * 1024
 
 Obj = dict[str, Any]
 GR = tuple[str, str]
@@ -66,6 +72,14 @@ def _owner_uids(record: Record | None) -> Iterable[str]:
         return ()
     refs = _meta(record.obj).get("ownerReferences") or ()
     return [str(r["uid"]) for r in refs if isinstance(r, dict) and r.get("uid")]
+
+
+def _bounded(record: Record) -> Record:
+    if len(record.raw) > MAX_OBJECT_BYTES:  # cheap first: the escaped text is never shorter
+        text = json.dumps(record.obj, ensure_ascii=False, separators=(",", ":"))
+        if len(text.encode(errors="surrogatepass")) > MAX_OBJECT_BYTES:
+            raise StatusError(500, "", "etcdserver: request is too large")  # etcd's words
+    return record
 
 
 def _with_meta(obj: Obj, meta: dict[str, Any]) -> Obj:
@@ -302,7 +316,7 @@ class MemoryStore:
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", now_rfc3339())
             meta["resourceVersion"] = str(rv)
-            record = Record.of(_with_meta(obj, meta), rv)
+            record = _bounded(Record.of(_with_meta(obj, meta), rv))
             self._rv = rv
             self._apply(Event(ADDED, rv, group, resource, namespace, name, record, None))
             return record
@@ -329,7 +343,7 @@ class MemoryStore:
             rv = self._rv + 1
             meta = dict(meta)
             meta["resourceVersion"] = str(rv)
-            record = Record.of(_with_meta(obj, meta), rv)
+            record = _bounded(Record.of(_with_meta(obj, meta), rv))
             self._rv = rv
             self._apply(Event(MODIFIED, rv, group, resource, namespace, name, record, current))
             return record
