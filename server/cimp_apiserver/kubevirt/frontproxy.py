@@ -58,59 +58,49 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+_USAGE = {
+    "content_commitment": False,
+    "key_encipherment": False,
+    "data_encipherment": False,
+    "key_agreement": False,
+    "encipher_only": False,
+    "decipher_only": False,
+}
+_CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cimp-front-proxy-ca")])
+
+
 @dataclass(frozen=True)
 class FrontProxyPKI:
-    """The requestheader CA and the proxy client certificate it signed (PEM)."""
+    """The requestheader CA (with its key) and the proxy client certificate it signed (PEM)."""
 
     ca_pem: bytes
+    ca_key_pem: bytes
     client_cert_pem: bytes
     client_key_pem: bytes
-    common_name: str = FRONT_PROXY_CLIENT
+
+    def issue(self, common_name: str) -> tuple[bytes, bytes]:
+        """Another client certificate of this CA: ``(certificate, key)`` PEM."""
+        ca_key = serialization.load_pem_private_key(self.ca_key_pem, password=None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        return _client_certificate(ca_key, common_name)
 
 
-def create_front_proxy(common_name: str = FRONT_PROXY_CLIENT) -> FrontProxyPKI:
-    """A fresh front-proxy CA and a client certificate ``CN=<common_name>`` (clientAuth)."""
+def _client_certificate(
+    ca_key: ec.EllipticCurvePrivateKey, common_name: str
+) -> tuple[bytes, bytes]:
     now = dt.datetime.now(dt.UTC)
-    ca_key = _key()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cimp-front-proxy-ca")])
-    usage = {
-        "content_commitment": False,
-        "key_encipherment": False,
-        "data_encipherment": False,
-        "key_agreement": False,
-        "encipher_only": False,
-        "decipher_only": False,
-    }
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **usage),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
     key = _key()
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_name)
+        .issuer_name(_CA_NAME)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **usage),
+            x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **_USAGE),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
@@ -120,26 +110,54 @@ def create_front_proxy(common_name: str = FRONT_PROXY_CLIENT) -> FrontProxyPKI:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+
+
+def create_front_proxy(common_name: str = FRONT_PROXY_CLIENT) -> FrontProxyPKI:
+    """A fresh front-proxy CA and a client certificate ``CN=<common_name>`` (clientAuth)."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = _key()
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_CA_NAME)
+        .issuer_name(_CA_NAME)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **_USAGE),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert, key = _client_certificate(ca_key, common_name)
     return FrontProxyPKI(
-        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
-        client_cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-        client_key_pem=_pem_key(key),
-        common_name=common_name,
+        ca_cert.public_bytes(serialization.Encoding.PEM), _pem_key(ca_key), cert, key
     )
 
 
+_FILES = ("front-proxy-ca.pem", "front-proxy-ca-key.pem", "front-proxy-client.pem")
+_CLIENT_KEY = "front-proxy-client-key.pem"
+
+
 def load_or_create_front_proxy(directory: Path) -> FrontProxyPKI:
-    """Reuse ``front-proxy-ca.pem``, ``front-proxy-client.pem`` and its key in ``directory``
-    (a restarted server keeps trusting the same extension servers), or create them."""
+    """Reuse the front-proxy CA, its key, the client certificate and its key kept in
+    ``directory`` (a restarted server keeps trusting the same extension servers), or create
+    them."""
     private_dir(directory)
-    files = [directory / n for n in ("front-proxy-ca.pem", "front-proxy-client.pem")]
-    key_file = directory / "front-proxy-client-key.pem"
-    if all(path.exists() for path in (*files, key_file)):
-        return FrontProxyPKI(files[0].read_bytes(), files[1].read_bytes(), key_file.read_bytes())
+    paths = [directory / name for name in (*_FILES, _CLIENT_KEY)]
+    if all(path.exists() for path in paths):
+        return FrontProxyPKI(*(path.read_bytes() for path in paths))
     pki = create_front_proxy()
-    write_private(files[0], pki.ca_pem)
-    write_private(files[1], pki.client_cert_pem)
-    write_private(key_file, pki.client_key_pem)
+    for path, content in zip(
+        paths, (pki.ca_pem, pki.ca_key_pem, pki.client_cert_pem, pki.client_key_pem), strict=True
+    ):
+        write_private(path, content)
     return pki
 
 
