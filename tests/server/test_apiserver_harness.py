@@ -368,3 +368,23 @@ def test_reference_version_is_the_one_hack_kube_builds() -> None:
     replaced = [line for line in go_mod.read_text().splitlines() if "=> k8s.io/" in line]
     assert replaced, "k8s.io/kubernetes needs a replace line per staging module"
     assert all(line.endswith(f" {staging}") for line in replaced), replaced
+
+
+def test_kube_start_survives_a_port_taken_between_pick_and_bind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A free port can be taken by another process before etcd binds it (seen under xdist):
+    the harness retries on new ports instead of failing the test."""
+    from constrained_impersonation.testing import _kube as harness
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        real = harness._free_port
+        picks = iter([taken, taken])
+        monkeypatch.setattr(harness, "_free_port", lambda: next(picks, None) or real())
+        server = _kube()
+        with server:
+            assert server.request("GET", "/readyz")[0] == 200
+        assert next(picks, None) is None, "the busy port was offered and refused"

@@ -331,9 +331,26 @@ class KubeAPIServer(ClientSide):
         return [*argv, *self._extra_args]
 
     def start(self) -> KubeAPIServer:
-        """Start etcd and kube-apiserver; returns once ``/readyz`` answers 200."""
+        """Start etcd and kube-apiserver; returns once ``/readyz`` answers 200.
+
+        Ports are picked free and handed to the binaries, which bind them a moment later;
+        another process can take one in between. When the harness picked them, a start that
+        dies of ``address already in use`` is retried on new ports (twice at most).
+        """
         if self._apiserver is not None:
             return self
+        retries = 2 if not self._port and not self._etcd_ports[0] else 0
+        while True:
+            try:
+                return self._start_once()
+            except KubeAPIServerError as exc:
+                if retries == 0 or "address already in use" not in str(exc):
+                    raise
+                retries -= 1
+                self._port, self._etcd_ports = 0, (0, 0)
+                shutil.rmtree(self._work / "etcd", ignore_errors=True)
+
+    def _start_once(self) -> KubeAPIServer:
         try:
             pki = self._work / "pki"
             write_private(pki / "serving.crt", self._certs.cert_pem + self._certs.ca_pem)
