@@ -70,6 +70,14 @@ def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
+def _paths_of(
+    rt: ResourceType,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[dict[str, str]]]] | None:
+    """The v3 and v2 path items a resource's strategy documents, with their components."""
+    strategy = strategy_of(rt)
+    return strategy.openapi_paths(rt) if strategy is not None else None
+
+
 def _documented(rt: ResourceType, v2: bool) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The kind and list schemas a resource's strategy documents (custom resources)."""
     strategy = strategy_of(rt)
@@ -326,6 +334,14 @@ def _operation(
 
 def _resource_paths(rt: ResourceType, schemas: _Schemas) -> dict[str, dict[str, Any]]:
     """Path items of one custom resource: collection, object and subresources."""
+    if documented := _paths_of(rt):
+        schemas.list_of(rt, schemas.custom(rt))  # a CRD's: apiextensions' builder (crd/)
+        schemas.meta("Status")
+        for name, tags in documented[2].items():
+            schemas.builtin(name)
+            for tagged in tags:
+                schemas.tag(name, tagged)
+        return documented[0]
     gvk = (rt.group, rt.version, rt.kind)
     base = "/api/v1" if not rt.group else f"/apis/{rt.group}/{rt.version}"
     scope = f"{base}/namespaces/{{namespace}}" if rt.namespaced else base
@@ -464,15 +480,12 @@ def _generated_group_versions(registry: Registry) -> list[tuple[str, str]]:
 def _generate_v3(registry: Registry, group: str, version: str) -> dict[str, Any]:
     schemas = _Schemas()
     paths: dict[str, Any] = {}
-    for rt in registry.in_group(group, version):
+    rts = registry.in_group(group, version)
+    for rt in rts:
         paths.update(_resource_paths(rt, schemas))
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.0",
-        "info": (
-            {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"}
-            if any(_documented(rt, v2=False) for rt in registry.in_group(group, version))
-            else {"title": "Kubernetes", "version": _INFO_VERSION}
-        ),
+        "info": {"title": "Kubernetes", "version": _INFO_VERSION},
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas.finish(),
@@ -482,6 +495,10 @@ def _generate_v3(registry: Registry, group: str, version: str) -> dict[str, Any]
         },
         "security": [{"BearerToken": []}],
     }
+    if any(_documented(rt, False) for rt in rts):  # a CRD's: apiextensions' title, no security
+        document["info"] = {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"}
+        del document["security"], document["components"]["securitySchemes"]
+    return document
 
 
 @lru_cache(maxsize=64)
@@ -581,10 +598,6 @@ def _generated_v2(registry: Registry) -> tuple[dict[str, Any], dict[str, Any]]:
         for name, schema in document["components"]["schemas"].items():
             if name not in builtin_names:
                 definitions[name] = _to_v2(schema)
-        for rt in registry.in_group(group, version):
-            if rt.verbs and (documented := _documented(rt, v2=True)):
-                definitions[_custom_name(rt, rt.kind)] = documented[0]
-                definitions[_custom_name(rt, rt.list_kind)] = documented[1]
         for path, item in document["paths"].items():
             paths[path] = {
                 method: (
@@ -598,6 +611,11 @@ def _generated_v2(registry: Registry) -> tuple[dict[str, Any], dict[str, Any]]:
                 )
                 for method, value in item.items()
             }
+        for rt in registry.in_group(group, version):
+            if rt.verbs and (documented := _documented(rt, v2=True)):
+                definitions[_custom_name(rt, rt.kind)] = documented[0]
+                definitions[_custom_name(rt, rt.list_kind)] = documented[1]
+                paths.update(documented_paths[1] if (documented_paths := _paths_of(rt)) else {})
     return paths, definitions
 
 

@@ -13,7 +13,8 @@ handled by that object instead, at these few points of the REST layer:
 * ``delete``: what a DELETE stores instead of removing the object (finalizing deletions);
 * ``table``: the ``meta.k8s.io/v1`` Table of ``kubectl get``;
 * ``scale``: the ``scale`` subresource;
-* ``openapi``: the schemas of the kind and its list in the OpenAPI documents.
+* ``openapi``, ``openapi_paths``: the schemas of the kind and its list, and the paths, in the
+  OpenAPI documents.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class Strategy(Protocol):
     def openapi(self, rt: ResourceType, v2: bool) -> tuple[Obj, Obj] | None:
         """The schemas of the kind and its list in the v3 (or, ``v2``, swagger 2.0) form, or
         None for the generated ones."""
+        ...
+
+    def openapi_paths(self, rt: ResourceType) -> tuple[Obj, Obj, dict[str, list[Obj]]] | None:
+        """The v3 and swagger 2.0 path items of the resource and the built-in components they
+        refer to, or None for the generated ones."""
         ...
 
 

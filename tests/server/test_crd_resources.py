@@ -1085,3 +1085,60 @@ def test_server_side_apply_merges_by_the_crd_schema(server: APIServer) -> None:
             assert (status, got["message"]) == (500, prefix + message), spec
     finally:
         server.request("DELETE", f"{CRDS}/ports.ssa.example.com")
+
+
+def test_openapi_paths_are_apiextensions_builders(server: APIServer) -> None:
+    """The paths of a CRD's documents as apiextensions' builder makes them (operation ids and
+    tags, the options' parameters, shared parameters on the path, JSON/YAML bodies only, the
+    responses), and in ``/openapi/v2`` with kube's shared ``#/parameters`` references; the
+    summary in manifests/widgets-openapi-paths.json is kube-apiserver's."""
+    expected = json.loads(
+        (Path(__file__).resolve().parent / "manifests" / "widgets-openapi-paths.json").read_text()
+    )
+    gvs = ("apis/example.com/v1", "apis/other.io/v1alpha1")
+
+    def indexed() -> dict[str, Any] | None:
+        _, index = server.request("GET", "/openapi/v3")
+        return index if all(gv in index["paths"] for gv in gvs) else None
+
+    index = wait_for(indexed, "the OpenAPI v3 index")
+
+    def swagger() -> dict[str, Any] | None:
+        _, v2 = server.request("GET", "/openapi/v2")
+        return v2 if "/apis/other.io/v1alpha1/gadgets" in v2["paths"] else None
+
+    v2_paths = wait_for(swagger, "the OpenAPI v2 document")["paths"]
+    for gv in gvs:
+        document = server.request("GET", index["paths"][gv]["serverRelativeURL"])[1]
+        assert document["info"] == {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"}
+        assert "security" not in document and "securitySchemes" not in document["components"]
+        summary: dict[str, Any] = {}
+        for path, item in sorted(document["paths"].items()):
+            entry: dict[str, Any] = {"parameters": [p["name"] for p in item.get("parameters", [])]}
+            for method, op in sorted(item.items()):
+                if method == "parameters":
+                    continue
+                body = op.get("requestBody")
+                entry[method] = {
+                    "operationId": op["operationId"],
+                    "description": op["description"],
+                    "tags": op["tags"],
+                    "action": op["x-kubernetes-action"],
+                    "gvk": op["x-kubernetes-group-version-kind"],
+                    "parameters": [p["name"] for p in op.get("parameters", [])],
+                    "body": sorted(body["content"]) if body else None,
+                    "bodyRequired": body.get("required") if body else None,
+                    "responses": {
+                        code: [r["description"], sorted(r.get("content", {}))]
+                        for code, r in op["responses"].items()
+                    },
+                }
+            entry["v2"] = {
+                method: [
+                    p.get("$ref", p.get("name"))
+                    for p in (value if method == "parameters" else value.get("parameters", []))
+                ]
+                for method, value in sorted(v2_paths[path].items())
+            }
+            summary[path] = entry
+        assert summary == expected[gv], gv

@@ -201,6 +201,9 @@ class DefinitionStrategy:
     def openapi(self, rt: ResourceType, v2: bool) -> tuple[Obj, Obj] | None:
         return None  # kube's own document
 
+    def openapi_paths(self, rt: ResourceType) -> tuple[Obj, Obj, dict[str, list[Obj]]] | None:
+        return None
+
     async def scale(
         self, request: web.Request, ctx: RequestContext, target: Target, writes: Writes
     ) -> web.StreamResponse:

@@ -17,13 +17,15 @@ The documents these schemas go into (paths, components, v2 merging) are ``openap
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from typing import Any
 
 from .goformat import normalize_numbers
 from .model import Definition
 from .props import ABSENT, Props
 
-__all__ = ["kind_schema", "list_schema", "model_name"]
+__all__ = ["kind_schema", "list_schema", "model_name", "paths"]
 
 Obj = dict[str, Any]
 
@@ -350,3 +352,299 @@ def list_schema(crd: Definition, version: str, v2: bool) -> Obj:
     if (selectable := _selectable(crd, version)) is not None:
         out["x-kubernetes-selectable-fields"] = selectable
     return out
+
+
+# --------------------------------------------------------------------------- paths
+#
+# The routes of apiextensions' builder (list, create, delete collection, read, replace, delete,
+# patch, and the status and scale subresources), with go-restful's documentation of them:
+# operation ids and tags as apiserver's ``GetOperationIDAndTags`` makes them, the options
+# structs' query parameters, the parameters every operation of a path shares moved to the path.
+
+_META_REF = "io.k8s.apimachinery.pkg.apis.meta.v1"
+_SCALE_MODEL = "io.k8s.api.autoscaling.v1.Scale"
+_STATUS_MODEL = f"{_META_REF}.Status"
+_PATCH_MODEL = f"{_META_REF}.Patch"
+_DELETE_MODEL = f"{_META_REF}.DeleteOptions"
+_JSON_YAML = ("application/json", "application/yaml")
+_PATCHES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+)
+_VERBS = (
+    "get",
+    "log",
+    "read",
+    "replace",
+    "patch",
+    "delete",
+    "deletecollection",
+    "watch",
+    "connect",
+    "proxy",
+    "list",
+    "create",
+)
+_OPTIONS = {
+    "get": "get",
+    "list": "list",
+    "deletecollection": "list",
+    "post": "create",
+    "put": "update",
+    "patch": "patch",
+    "delete": "delete",
+}
+
+
+def _valid_id(text: str, capitalize: bool) -> str:
+    """apiserver's ``ToValidOperationID``: letters, ``_`` and inner digits, each run after a
+    dropped character capitalized."""
+    out: list[str] = []
+    upper = capitalize
+    for i, char in enumerate(text):
+        if char.isalpha() or char == "_" or (i != 0 and char.isdigit()):
+            out.append(char.upper() if upper else char)
+            upper = False
+        else:
+            upper = True
+    return "".join(out)
+
+
+def _operation_id(operation: str, group: str, version: str) -> str:
+    verb = min((v for v in _VERBS if operation.startswith(v)), key=len)
+    trimmed = group.removesuffix(".k8s.io")
+    rest = operation[len(verb) :]
+    return verb + _valid_id(trimmed, True) + _valid_id(version, True) + _valid_id(rest, True)
+
+
+def _tag(group: str, version: str) -> str:
+    return f"{_valid_id(group.removesuffix('.k8s.io'), False)}_{_valid_id(version, False)}"
+
+
+def _article(kind: str) -> str:
+    """``GetArticleForNoun`` with spaces around it."""
+    if kind.endswith("s") and not kind.endswith("ss"):
+        return " "
+    return " an " if kind[:1].lower() in "aeiou" else " a "
+
+
+def _description(sub: str, verb: str, kind: str) -> str:
+    article = {
+        "list": " objects of kind ",
+        "read": " the specified ",
+        "replace": " the specified ",
+        "patch": " the specified ",
+        "create": _article(kind),
+        "delete": _article(kind),
+    }.get(verb, "")
+    of = f" {sub} of" if sub else ""
+    if verb == "patch":
+        return f"partially update{of}{article}{kind}"
+    if verb == "deletecollection":
+        return f"delete collection of{of + ' a' if of else ''} {kind}"
+    return f"{verb}{of}{article}{kind}"
+
+
+def _model_ref(name: str, v2: bool) -> Obj:
+    return {"$ref": _ref(name, v2)}
+
+
+def _v3_responses(codes: list[tuple[str, str]], model: str) -> Obj:
+    out: Obj = {
+        code: {
+            "content": {t: {"schema": _model_ref(model, False)} for t in _JSON_YAML},
+            "description": text,
+        }
+        for code, text in codes
+    }
+    out["401"] = {"description": "Unauthorized"}
+    return out
+
+
+def _v2_responses(codes: list[tuple[str, str]], model: str) -> Obj:
+    out: Obj = {
+        code: {"description": text, "schema": _model_ref(model, True)} for code, text in codes
+    }
+    out["401"] = {"description": "Unauthorized"}
+    return out
+
+
+def _v2_parameter(param: Obj) -> Obj:
+    out = {k: v for k, v in param.items() if k != "schema"}
+    out.update(param.get("schema") or {})
+    return _shared(out)
+
+
+def _shared(param: Obj) -> Obj:
+    """A swagger 2.0 parameter, or the reference to kube's shared one that is the same."""
+    from .openapi_parameters import V2_SHARED
+
+    text = json.dumps(param, sort_keys=True, separators=(",", ":"))
+    name = V2_SHARED.get(hashlib.sha256(text.encode()).hexdigest()[:16])
+    return {"$ref": f"#/parameters/{name}"} if name else param
+
+
+def _by_name(params: list[Obj]) -> list[Obj]:
+    return sorted(params, key=_param_name)
+
+
+def paths(crd: Definition, version: str) -> tuple[Obj, Obj, dict[str, list[Obj]]]:
+    """The v3 and swagger 2.0 path items of one version of a custom resource, and the
+    built-in components they refer to (with the GVKs kube tags them with)."""
+    from .openapi_parameters import DELETE_OPTIONS_VERSIONS, PARAMETERS
+
+    v = crd.version(version)
+    names = crd.names
+    kind, group, plural = names.kind, crd.group, names.plural
+    namespaced = crd.namespaced
+    model = model_name(group, version, kind)
+    list_model = model_name(group, version, names.list_kind)
+    gvk = {"group": group, "kind": kind, "version": version}
+    tag = _tag(group, version)
+    scope = "Namespaced" if namespaced else ""
+    name_param = {
+        "description": f"name of the {kind}",
+        "in": "path",
+        "name": "name",
+        "required": True,
+        "schema": {"type": "string", "uniqueItems": True},
+    }
+    top = f"/apis/{group}/{version}/{plural}"
+    root = f"/apis/{group}/{version}/namespaces/{{namespace}}/{plural}" if namespaced else top
+    subresources = (v.subresources or {}) if v is not None else {}
+    components: dict[str, list[Obj]] = {
+        _DELETE_MODEL: [
+            {"group": g, "kind": "DeleteOptions", "version": v} for g, v in DELETE_OPTIONS_VERSIONS
+        ],
+        _PATCH_MODEL: [],
+    }
+
+    # (path, method, action, operation, sub, response model, codes, body model)
+    routes: list[tuple[str, str, str, str, str, str, list[tuple[str, str]], str | None]] = []
+    ok = [("200", "OK")]
+    if namespaced:
+        routes.append((top, "get", "list", f"list{kind}ForAllNamespaces", "", list_model, ok, None))
+    routes += [
+        (root, "get", "list", f"list{scope}{kind}", "", list_model, ok, None),
+        (
+            root,
+            "post",
+            "post",
+            f"create{scope}{kind}",
+            "",
+            model,
+            [("200", "OK"), ("201", "Created"), ("202", "Accepted")],
+            model,
+        ),
+        (
+            root,
+            "delete",
+            "deletecollection",
+            f"deletecollection{scope}{kind}",
+            "",
+            _STATUS_MODEL,
+            ok,
+            None,
+        ),
+    ]
+    targets = [("", model)]
+    if isinstance(subresources.get("status"), dict):
+        targets.append(("status", model))
+    if isinstance(subresources.get("scale"), dict):
+        targets.append(("scale", _SCALE_MODEL))
+        components[_SCALE_MODEL] = [{"group": "autoscaling", "kind": "Scale", "version": "v1"}]
+    for sub, sub_model in targets:
+        path = f"{root}/{{name}}" + (f"/{sub}" if sub else "")
+        title = sub.title()
+        routes += [
+            (path, "get", "get", f"read{scope}{kind}{title}", sub, sub_model, ok, None),
+            (
+                path,
+                "put",
+                "put",
+                f"replace{scope}{kind}{title}",
+                sub,
+                sub_model,
+                [("200", "OK"), ("201", "Created")],
+                sub_model,
+            ),
+        ]
+        if not sub:
+            routes.append(
+                (
+                    path,
+                    "delete",
+                    "delete",
+                    f"delete{scope}{kind}",
+                    "",
+                    _STATUS_MODEL,
+                    [("200", "OK"), ("202", "Accepted")],
+                    _DELETE_MODEL,
+                )
+            )
+        routes.append(
+            (path, "patch", "patch", f"patch{scope}{kind}{title}", sub, sub_model, ok, _PATCH_MODEL)
+        )
+
+    v3: Obj = {}
+    v2: Obj = {}
+    for path, method, action, operation, sub, response, codes, body in routes:
+        verb = {"get": "read", "put": "replace", "post": "create"}.get(method, action)
+        if action == "list":
+            verb = "list"
+        params = [PARAMETERS["pretty"], *PARAMETERS[_OPTIONS[action]]]
+        if "{namespace}" in path:
+            params.append(PARAMETERS["namespace"])
+        if "{name}" in path:
+            params.append(name_param)
+        common = {
+            "description": _description(sub, verb, kind),
+            "operationId": _operation_id(operation, group, version),
+            "tags": [tag],
+            "x-kubernetes-action": action,
+            "x-kubernetes-group-version-kind": dict(gvk),
+        }
+        op3: Obj = {**common, "parameters": params, "responses": _v3_responses(codes, response)}
+        consumes = _PATCHES if method == "patch" else _JSON_YAML
+        v2_params = [_v2_parameter(p) for p in params]
+        if body is not None:
+            request: Obj = {"content": {t: {"schema": _model_ref(body, False)} for t in consumes}}
+            body_param: Obj = {"in": "body", "name": "body", "schema": _model_ref(body, True)}
+            if method != "delete":
+                request["required"] = True
+                body_param["required"] = True
+            op3["requestBody"] = request
+            v2_params.append(_shared(body_param))
+        op2: Obj = {
+            **common,
+            "consumes": list(consumes),
+            "parameters": v2_params,
+            "produces": list(_JSON_YAML),
+            "responses": _v2_responses(codes, response),
+            "schemes": ["https"],
+        }
+        v3.setdefault(path, {})[method] = op3
+        v2.setdefault(path, {})[method] = op2
+    for document in (v3, v2):
+        for item in document.values():
+            _hoist(item)
+    return v3, v2, components
+
+
+def _hoist(item: Obj) -> None:
+    """The parameters every operation of a path has become the path's (sorted by name)."""
+    ops = list(item.values())
+    shared = [p for p in ops[0]["parameters"] if all(p in op["parameters"] for op in ops[1:])]
+    for op in ops:
+        rest = _by_name([p for p in op["parameters"] if p not in shared])
+        if rest:
+            op["parameters"] = rest
+        else:
+            del op["parameters"]
+    if shared:
+        item["parameters"] = _by_name(shared)
+
+
+def _param_name(param: Obj) -> str:
+    return str(param.get("name") or param.get("$ref", "").rpartition("/")[2])

@@ -42,6 +42,7 @@ from .goformat import go_json, go_value, normalize_numbers, quote
 from .meta import object_meta_errors, subdomain_name
 from .model import Column, Definition, Version
 from .openapi import kind_schema, list_schema
+from .openapi import paths as openapi_paths
 from .props import Props
 from .structural import apply_defaults, coerce_embedded, prune, prune_nulls, validate_embedded
 from .tables import custom_table
@@ -456,6 +457,9 @@ class CustomResourceStrategy:
     def openapi(self, rt: ResourceType, v2: bool) -> tuple[Obj, Obj] | None:
         crd = self.served.crd
         return kind_schema(crd, rt.version, v2), list_schema(crd, rt.version, v2)
+
+    def openapi_paths(self, rt: ResourceType) -> tuple[Obj, Obj, dict[str, list[Obj]]] | None:
+        return openapi_paths(self.served.crd, rt.version)
 
     # ------------------------------------------------------------------ scale
 
