@@ -16,7 +16,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from . import resources
 from .admission import NodeRestriction, PodTopologyLabels, taint_new_nodes_not_ready
+from .apiservices import local_api_services
 from .authn import Authenticator, ServiceAccountTokens, StaticTokens
 from .authz import RBACAuthorizer, bootstrap_objects, new_authorizer
 from .certs import ServingCerts
@@ -115,6 +117,8 @@ class Server:
         with self.store.transaction():
             for group, resource, obj in bootstrap_objects():
                 self._ensure(group, resource, obj)
+            for service in local_api_services(resources.DEFAULT.groups()):
+                self._ensure("apiregistration.k8s.io", "apiservices", service)
             for name in SYSTEM_NAMESPACES:
                 self._ensure(
                     "",
