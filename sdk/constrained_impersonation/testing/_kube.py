@@ -46,7 +46,7 @@ from cimp_apiserver.certs import load_or_create
 from cimp_apiserver.config import parse_feature_gates
 from cimp_apiserver.kubevirt.frontproxy import FRONT_PROXY_CLIENT, load_or_create_front_proxy
 
-from .._private_files import private_dir, write_private
+from .._private_files import create_private, private_dir, write_private
 from ..identity import Identity
 from ._assets import KUBE_VERSION, KubeAssets, find_assets
 from ._client import ClientSide
@@ -241,7 +241,8 @@ class KubeAPIServer(ClientSide):
         write_private(self._work / "token-webhook.kubeconfig", yaml.safe_dump(webhook))
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self._work / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        path = create_private(self._work / f"{name}.log")  # 0600 whatever the umask
+        log = open(path, "ab")  # noqa: SIM115 - owned by the child
         try:
             return subprocess.Popen(  # noqa: S603 - our own binaries, argv not from a shell
                 argv,
