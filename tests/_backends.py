@@ -1,8 +1,8 @@
 """What tests need to run the same scenario on the embedded server and a real kube-apiserver.
 
-The embedded server serves KubeVirt's ``kubevirt.io`` group built in (the KEP's story 2); a
-real kube-apiserver learns it from KubeVirt's CustomResourceDefinition, as in a cluster with
-KubeVirt. A real server's caches lag its writes by a few milliseconds, so checks that follow
+Both servers learn KubeVirt's ``kubevirt.io`` group (the KEP's story 2) from its
+CustomResourceDefinition, as a cluster with KubeVirt does (the deputy's tests add virt-api's
+aggregated console API too: ``tests/deputy/kubevirt.py``). A real server's caches lag its writes by a few milliseconds, so checks that follow
 a write the harness does not settle (an RBAC delete, a pod delete) poll with a deadline.
 """
 

@@ -275,6 +275,22 @@ def test_an_unavailable_apiservice_is_503(
         _, groups = apiserver.request("GET", "/apis")  # still listed, as kube lists it
         assert "subresources.kubevirt.io" in [g["name"] for g in groups["groups"]]
 
+        # Without the APIService the group is gone: nothing serves its paths.
+        status, _ = apiserver.request(
+            "DELETE", f"/apis/apiregistration.k8s.io/v1/apiservices/{APISERVICE_NAME}"
+        )
+        assert status == 200
+        gone = _eventually(
+            lambda: _expect(apiserver.request("GET", CONSOLE.format("default", "vm1")), 404)
+        )
+        assert gone == (404, "404 page not found\n")
+
+        def unlisted() -> None:
+            _, groups = apiserver.request("GET", "/apis")
+            assert "subresources.kubevirt.io" not in [g["name"] for g in groups["groups"]]
+
+        _eventually(unlisted)
+
 
 def _expect(answer: tuple[int, Any], status: int) -> tuple[int, Any]:
     assert answer[0] == status, answer

@@ -74,7 +74,7 @@ class Kubectl:
 @pytest.fixture(scope="module")
 def server(apiserver_class: Callable[..., Any]) -> Iterator[Any]:
     with apiserver_class() as running:
-        serve_kubevirt(running)  # built into the embedded server; KubeVirt's CRD on kube
+        serve_kubevirt(running)  # KubeVirt's CRD, on both backends
         yield running
 
 
