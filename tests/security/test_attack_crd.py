@@ -12,6 +12,7 @@ subresources, and their names cannot reach other paths.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -272,3 +273,24 @@ def test_custom_resource_names_cannot_be_paths(server: Server, name: str) -> Non
         f'Gadget.example.com "{name}" is invalid: metadata.name: Invalid value: "{name}": '
         "a lowercase RFC 1123 subdomain must consist of"
     )
+
+
+def test_deleting_a_crd_ends_its_watches(server: Server) -> None:
+    """kube destroys a deleted CRD's storage, which ends its watches: a watcher authorized
+    for the old resource hears nothing of a CRD created later under the same name."""
+    path = _gadgets(server)
+    ended: list[float] = []
+
+    def watch() -> None:
+        call(server, "GET", f"{path}?watch=1&timeoutSeconds=30", timeout=60)
+        ended.append(time.monotonic())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    time.sleep(1.0)  # the watch is open
+    started = time.monotonic()
+    status, body = call(server, "DELETE", f"{CRDS}/gadgets.example.com")
+    assert status == 200, body
+    watcher.join(timeout=20)
+    assert ended, "the watch outlived its CRD"
+    assert ended[0] - started < 15

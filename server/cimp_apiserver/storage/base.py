@@ -196,8 +196,8 @@ class Store(Protocol):
         """Group writes into one commit; watchers hear of them only once it is durable."""
         ...
 
-    def close_watchers(self) -> None:
-        """End every watch (server shutdown)."""
+    def close_watchers(self, group: str | None = None, resource: str | None = None) -> None:
+        """End every watch (server shutdown), or those of one resource (its CRD is gone)."""
         ...
 
     def close(self) -> None: ...

@@ -444,9 +444,14 @@ class MemoryStore:
         with self._lock:
             return sum(len(ws) for ws in self._watchers.values())
 
-    def close_watchers(self) -> None:
+    def close_watchers(self, group: str | None = None, resource: str | None = None) -> None:
         with self._lock:
-            watchers = [w for ws in self._watchers.values() for w in ws]
+            watchers = [
+                w
+                for (g, r), ws in self._watchers.items()
+                if group is None or (g, r) == (group, resource)
+                for w in ws
+            ]
         for watcher in watchers:
             watcher.close()
 
