@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import formats
+from . import formats, linear
 from .errors import (
     FieldError,
     child,
@@ -285,7 +285,7 @@ class _Validator:
             return _one(_Err(message, "too_short", path, data, props.min_length))
         if props.pattern:
             try:
-                matched = compile_go(props.pattern).search(data) is not None
+                matched = linear.search(compile_go(props.pattern), data)  # RE2's linear time
                 shown = props.pattern
             except GoRegexError as err:
                 matched = False
