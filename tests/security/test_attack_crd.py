@@ -294,3 +294,47 @@ def test_deleting_a_crd_ends_its_watches(server: Server) -> None:
     watcher.join(timeout=20)
     assert ended, "the watch outlived its CRD"
     assert ended[0] - started < 15
+
+
+def test_validation_rules_of_a_crd_are_enforced(server: Server) -> None:
+    """A CRD author's ``x-kubernetes-validations`` (CEL) are the custom resource's security
+    invariants (an owner that never changes, a value never allowed): kube refuses writes
+    that break them."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "x-kubernetes-validations": [
+                    {"rule": "self.owner == oldSelf.owner", "message": "owner is immutable"},
+                    {"rule": "self.owner != 'root'"},
+                ],
+                "properties": {"owner": {"type": "string"}},
+            }
+        },
+    }
+    create_crd(server, crd("example.com", "things", "Thing", schema=schema))
+    path = "/apis/example.com/v1/namespaces/default/things"
+
+    def thing(name: str, owner: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "example.com/v1",
+            "kind": "Thing",
+            "metadata": {"name": name},
+            "spec": {"owner": owner},
+        }
+
+    status, body = call(server, "POST", path, thing("a", "alice"))
+    assert status == 201, body
+    status, body = call(server, "POST", path, thing("r", "root"))
+    assert status == 422, body
+    assert body["message"] == (
+        "Thing.example.com \"r\" is invalid: spec: Invalid value: failed rule: self.owner != 'root'"
+    )
+    status, body = call(
+        server, "PATCH", f"{path}/a", {"spec": {"owner": "mallory"}}, content_type=MERGE
+    )
+    assert status == 422, body
+    assert body["message"] == (
+        'Thing.example.com "a" is invalid: spec: Invalid value: owner is immutable'
+    )
