@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import aiohttp
 import pytest
 
 from ..deputy.kubevirt import kubevirt
-from ._attack import RBAC, Server, call, user_with
+from ._attack import CRDS, RBAC, Server, call, crd, established, user_with, wait_for
 
 APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
 REVIEW = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
@@ -151,3 +152,30 @@ def test_forged_headers_do_not_reach_the_extension_server(
         )
         greeting = _greeting(server, token)
     assert greeting == f'connected to {VMS}/vm as carol groups=["system:authenticated"]'
+
+
+def test_a_crd_cannot_take_an_aggregated_api_away(
+    server: Server, apiserver_backend: str, tmp_path: Path
+) -> None:
+    """A CRD for the aggregated group version is never reached (the APIService with a
+    service wins), and deleting it leaves the extension server's API in place."""
+    name = "virtualmachineinstances.subresources.kubevirt.io"
+    with kubevirt(server, apiserver_backend, tmp_path):
+        server.apply(
+            f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {VMS}}}",
+            f"apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\n"
+            f"metadata: {{name: vm, namespace: {VMS}}}\nspec: {{domain: {{devices: {{}}}}}}",
+        )
+        fake = crd("subresources.kubevirt.io", "virtualmachineinstances", "Fake")
+        status, body = call(server, "POST", CRDS, fake)
+        assert status == 201, body
+        wait_for(lambda: established(server, name), "the CRD established")
+        assert _greeting(server, server.admin_token).startswith(f"connected to {VMS}/vm as ")
+        status, body = call(server, "DELETE", f"{CRDS}/{name}")
+        assert status == 200, body
+        wait_for(lambda: call(server, "GET", f"{CRDS}/{name}")[0] == 404, "the CRD to go")
+        time.sleep(1.0)  # whatever its controllers would undo
+        assert _greeting(server, server.admin_token).startswith(f"connected to {VMS}/vm as ")
+        status, body = call(server, "GET", "/apis/subresources.kubevirt.io/v1")
+        assert status == 200, body
+        assert [r["name"] for r in body["resources"]] == ["virtualmachineinstances/console"]

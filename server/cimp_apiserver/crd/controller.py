@@ -280,14 +280,16 @@ class CRDController:
         ):
             return
         for serving in self._serving.values():
-            for rt in serving.types:
-                self.registry.remove(rt.group, rt.version, rt.resource)
+            for rt in serving.types:  # only ours: an aggregated API may have taken the key
+                if self.registry.lookup(rt.group, rt.version, rt.resource) is rt:
+                    self.registry.remove(rt.group, rt.version, rt.resource)
         for name in self._serving.keys() - wanted.keys():  # kube destroys the storage: its
             for rt in self._serving[name].types:  # watches end (clients re-list, re-authorize)
                 self.store.close_watchers(rt.group, rt.resource)
         every = [rt for serving in wanted.values() for rt in serving.types]
         for rt in sorted(every, key=lambda t: (t.group, t.version, t.resource)):
-            self.registry.add(rt)
+            if self.registry.lookup(rt.group, rt.version, rt.resource) is None:
+                self.registry.add(rt)  # else an aggregated API's (its APIService wins, as in kube)
         self._serving = wanted
 
     # ------------------------------------------------------------------ APIServices
