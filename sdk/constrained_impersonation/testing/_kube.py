@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import datetime
 import json
 import os
 import shutil
@@ -50,6 +51,7 @@ from .._private_files import create_private, private_dir, write_private
 from ..identity import Identity
 from ._assets import KUBE_VERSION, KubeAssets, find_assets
 from ._client import ClientSide
+from ._etcd_reset import Etcd, Snapshot, diff, needs_fresh_server
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -200,6 +202,8 @@ class KubeAPIServer(ClientSide):
         self._webhook: _TokenWebhook | None = None
         self._clients: list[ApiClient] = []
         self._etcd_ports = (0, 0)
+        self._snapshot: Snapshot | None = None
+        self._audit_from = (0, "")  # (byte offset, requestReceivedTimestamp) after a reset
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -474,7 +478,8 @@ class KubeAPIServer(ClientSide):
         """Every audit event (``audit.k8s.io/v1`` Event dicts) in the audit log so far.
 
         kube-apiserver writes an event just after the response, so this waits until the log
-        stops growing (50 ms quiet, 2 s at most).
+        stops growing (50 ms quiet, 2 s at most). On a server the ``apiserver`` fixture reset
+        for this test, "so far" starts at that reset.
         """
         deadline = time.monotonic() + 2.0
         size = -1
@@ -486,8 +491,104 @@ class KubeAPIServer(ClientSide):
             time.sleep(0.05)
         if not self._audit_log.exists():
             return []
+        offset, since = self._audit_from
         with self._audit_log.open() as f:
-            return [json.loads(line) for line in f if line.strip()]
+            if offset:
+                f.seek(offset)
+            events = [json.loads(line) for line in f if line.strip()]
+        if since:  # a request of an earlier test can end (and be logged) after the reset
+            events = [e for e in events if str(e.get("requestReceivedTimestamp", "")) >= since]
+        return events
+
+    # ------------------------------------------------------------------ sharing between tests
+
+    @property
+    def running(self) -> bool:
+        """Whether etcd and kube-apiserver are both up."""
+        return all(p is not None and p.poll() is None for p in (self._etcd, self._apiserver))
+
+    def _take_snapshot(self) -> None:
+        """Remember etcd as start-up left it, for ``_reset``.
+
+        kube-apiserver writes the ``kubernetes`` Service and its ClusterIP just after it
+        reports ready; the snapshot waits for both so a reset never removes them.
+        """
+        etcd = Etcd(self._etcd_ports[0])
+        wanted = ("/registry/services/specs/default/kubernetes", "/registry/ipaddresses/")
+        deadline = time.monotonic() + 15.0
+        while True:
+            keys = etcd.read(values=True)
+            if all(any(k.startswith(w) for k in keys) for w in wanted):
+                break
+            if time.monotonic() > deadline:
+                raise KubeAPIServerError(
+                    "kube-apiserver did not create the `kubernetes` Service within 15 s"
+                )
+            time.sleep(0.05)
+        self._snapshot = Snapshot(keys)
+
+    def _reset(self) -> str | None:
+        """Bring the server back to its state right after start-up, for the next test.
+
+        Returns None when done, or why only a fresh server will do (the caller starts one):
+        see ``_etcd_reset``. Users added by ``add_user`` are forgotten, clients closed, and
+        ``audit_events`` starts afresh. Waits until RBAC and the Node authorizer no longer
+        grant what the deleted objects granted.
+        """
+        if self._snapshot is None or not self.running:
+            return "the server is not running"
+        self._close_clients()
+        etcd = Etcd(self._etcd_ports[0])
+        changes = diff(self._snapshot, etcd.read(values=False))
+        reason = needs_fresh_server(changes)
+        if reason is not None:
+            return f"the last test wrote {reason}"
+        node_pods = (
+            self._node_bound_pods()
+            if any(k.startswith("/registry/pods/") for k in changes.created)
+            else []
+        )
+        self._users.clear()
+        if self._webhook is not None:
+            self._webhook.users.clear()
+        self._save_users()
+        if changes:
+            restore = changes.changed + changes.deleted
+            etcd.apply(changes.created, {k: self._snapshot.keys[k].value for k in restore})
+            if any(
+                k.startswith("/registry/clusterrole") or k.startswith("/registry/role")
+                for k in changes.touched
+            ):
+                self._rbac_barrier()
+            for namespace, name, node in node_pods:
+                self._wait_denied(
+                    {
+                        "user": f"system:node:{node}",
+                        "groups": ["system:nodes", "system:authenticated"],
+                        "resourceAttributes": {
+                            "verb": "get",
+                            "resource": "pods",
+                            "namespace": namespace,
+                            "name": name,
+                        },
+                    }
+                )
+        size = self._audit_log.stat().st_size if self._audit_log.exists() else 0
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._audit_from = (size, now)
+        return None
+
+    def _node_bound_pods(self) -> list[tuple[str, str, str]]:
+        status, body = self.request("GET", "/api/v1/pods")
+        if status != 200:
+            raise KubeAPIServerError(f"listing pods for a reset: {status} {body}")
+        found = []
+        for pod in body.get("items") or []:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node:
+                meta = pod["metadata"]
+                found.append((str(meta["namespace"]), str(meta["name"]), str(node)))
+        return found
 
     # ------------------------------------------------------------------ consistency
 
@@ -521,6 +622,12 @@ class KubeAPIServer(ClientSide):
                 )
 
     def _wait_allowed(self, spec: dict[str, Any], timeout: float = 10.0) -> None:
+        self._wait_decision(spec, True, timeout)
+
+    def _wait_denied(self, spec: dict[str, Any], timeout: float = 10.0) -> None:
+        self._wait_decision(spec, False, timeout)
+
+    def _wait_decision(self, spec: dict[str, Any], allowed: bool, timeout: float) -> None:
         review = {
             "apiVersion": "authorization.k8s.io/v1",
             "kind": "SubjectAccessReview",
@@ -531,10 +638,12 @@ class KubeAPIServer(ClientSide):
             status, body = self.request(
                 "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review
             )
-            if status == 201 and (body.get("status") or {}).get("allowed"):
+            if status == 201 and bool((body.get("status") or {}).get("allowed")) is allowed:
                 return
             time.sleep(0.02)
-        raise KubeAPIServerError(f"not enforced after {timeout:.0f} s: {spec}")
+        raise KubeAPIServerError(
+            f"{'not enforced' if allowed else 'still allowed'} after {timeout:.0f} s: {spec}"
+        )
 
     def _rbac_barrier(self) -> None:
         rbac = "/apis/rbac.authorization.k8s.io/v1"

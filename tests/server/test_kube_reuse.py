@@ -1,0 +1,144 @@
+"""The kube `apiserver` fixture shares one kube-apiserver per worker: a reset must read as fresh.
+
+Each test drives the worker's shared server the way two consecutive tests would (acquire,
+write, acquire again) and checks that nothing of the first reaches the second: objects,
+users, RBAC grants, Node authorizer edges, audit events, edits to bootstrap objects. What a
+reset cannot undo reliably (a CRD) must get the next test a fresh server instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+
+@pytest.fixture
+def shared(apiserver_class: Any, apiserver_backend: str, request: pytest.FixtureRequest) -> Any:
+    if apiserver_backend != "kube":
+        pytest.skip("the embedded server is started afresh for every test; nothing is shared")
+    return request.getfixturevalue("_cimp_shared_kube")
+
+
+def _allowed(server: Any, user: str, groups: list[str], attrs: dict[str, str]) -> bool:
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": user, "groups": groups, "resourceAttributes": attrs},
+    }
+    status, body = server.request(
+        "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review
+    )
+    assert status == 201, body
+    return bool(body["status"].get("allowed"))
+
+
+_NODE_GETS_SECRET = {"verb": "get", "resource": "secrets", "namespace": "leak", "name": "s"}
+
+
+def test_nothing_a_test_wrote_reaches_the_next_one(shared: Any) -> None:
+    first = shared.acquire()
+    alice = first.add_user("alice")
+    first.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "leak"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "leak"}},
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "leak"},
+            "spec": {
+                "nodeName": "n1",
+                "containers": [{"name": "c", "image": "busybox"}],
+                "volumes": [{"name": "v", "secret": {"secretName": "s"}}],
+            },
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "alice-admin"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}
+            ],
+        },
+    )
+    rbac = client.RbacAuthorizationV1Api(first.api_client())
+    view = rbac.read_cluster_role("view")
+    view.metadata.labels = {**(view.metadata.labels or {}), "edited-by-test": "yes"}
+    rbac.replace_cluster_role("view", view)
+    rbac.delete_cluster_role_binding("system:discovery")
+    node = ["system:nodes", "system:authenticated"]
+    assert _allowed(first, "system:node:n1", node, _NODE_GETS_SECRET)
+    assert client.CoreV1Api(first.api_client(alice)).list_namespace().items
+
+    second = shared.acquire()
+    leaked = [
+        e
+        for e in second.audit_events()
+        if "leak" in str(e.get("objectRef", {}).get("namespace", ""))
+        or e.get("user", {}).get("username") == "alice"
+    ]
+    assert leaked == []
+    core = client.CoreV1Api(second.api_client())
+    assert sorted(n.metadata.name for n in core.list_namespace().items) == [
+        "default",
+        "kube-node-lease",
+        "kube-public",
+        "kube-system",
+    ]
+    assert core.list_pod_for_all_namespaces().items == []
+    with pytest.raises(ApiException) as err:
+        client.CoreV1Api(second.api_client(alice)).list_namespace()
+    # Her binding is gone. (Her token itself may still authenticate for up to 10 s: kube-apiserver
+    # caches a successful token authentication that long, as in any cluster; no later test
+    # can know a token an earlier one was given.)
+    assert err.value.status == 403
+    assert not _allowed(second, "alice", [], {"verb": "list", "resource": "namespaces"})
+    assert not _allowed(second, "system:node:n1", node, _NODE_GETS_SECRET)
+    rbac = client.RbacAuthorizationV1Api(second.api_client())
+    assert "edited-by-test" not in (rbac.read_cluster_role("view").metadata.labels or {})
+    assert rbac.read_cluster_role_binding("system:discovery").subjects
+
+
+def test_a_crd_gets_the_next_test_a_fresh_server(shared: Any) -> None:
+    first = shared.acquire()
+    first.apply(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {"openAPIV3Schema": {"type": "object"}},
+                    }
+                ],
+            },
+        }
+    )
+    url = first.url
+    second = shared.acquire()
+    assert second is not first and second.url != url
+    status, _ = second.request(
+        "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
+    )
+    assert status == 404
+
+
+def test_a_server_a_test_stopped_is_replaced(shared: Any) -> None:
+    first = shared.acquire()
+    first.stop()
+    second = shared.acquire()
+    assert client.CoreV1Api(second.api_client()).read_namespace("default").metadata.name
