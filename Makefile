@@ -105,7 +105,7 @@ test: lint types docs kube unit compat-ci unit-kube conformance
 
 # Differential conformance: generated scenarios sent to both servers, every answer compared.
 conformance: venv kube
-	CIMP_SCENARIOS=$(CONFORMANCE_SCENARIOS) $(BIN)/pytest -q -p no:randomly tests/conformance --apiserver=kube
+	CIMP_SCENARIOS=$(CONFORMANCE_SCENARIOS) $(BIN)/pytest -n $(PYTEST_WORKERS) -q -p no:randomly tests/conformance --apiserver=kube
 
 # Regenerate the embedded server's built-in resource data (discovery, OpenAPI v2/v3, field
 # selectors, table columns, protobuf field numbers) from kube-apiserver $(KUBE_VERSION) and
