@@ -560,6 +560,12 @@ class KubeAPIServer(ClientSide):
                 for k in changes.touched
             ):
                 self._rbac_barrier()
+            if any(k.startswith("/registry/namespaces/") for k in changes.created):
+                # A consistent list waits until the watch cache that NamespaceLifecycle and
+                # Pod Security read through has seen the deletions.
+                status, body = self.request("GET", "/api/v1/namespaces")
+                if status != 200:
+                    raise KubeAPIServerError(f"listing namespaces for a reset: {status} {body}")
             for namespace, name, node in node_pods:
                 self._wait_denied(
                     {
