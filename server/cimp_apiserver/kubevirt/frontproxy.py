@@ -16,7 +16,6 @@ whose common name is on that list; kube-apiserver publishes all of it in the Con
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import ssl
 from collections.abc import Mapping, Sequence
@@ -26,13 +25,15 @@ from typing import Any
 from urllib.parse import unquote
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from multidict import CIMultiDictProxy
 
 from constrained_impersonation._private_files import private_dir, write_private
 from constrained_impersonation.identity import Identity
+
+from ..certs import issue, new_ca, pem, pem_key
 
 __all__ = [
     "CONFIGMAP",
@@ -48,25 +49,7 @@ FRONT_PROXY_CLIENT = "front-proxy-client"
 CONFIGMAP = ("kube-system", "extension-apiserver-authentication")
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-_USAGE = {
-    "content_commitment": False,
-    "key_encipherment": False,
-    "data_encipherment": False,
-    "key_agreement": False,
-    "encipher_only": False,
-    "decipher_only": False,
-}
-_CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cimp-front-proxy-ca")])
+_CA_NAME = "cimp-front-proxy-ca"
 
 
 @dataclass(frozen=True)
@@ -88,57 +71,16 @@ class FrontProxyPKI:
 def _client_certificate(
     ca_key: ec.EllipticCurvePrivateKey, common_name: str
 ) -> tuple[bytes, bytes]:
-    now = dt.datetime.now(dt.UTC)
-    key = _key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(_CA_NAME)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **_USAGE),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _CA_NAME)])
+    cert, key = issue(ca_key, ca_name, common_name, ExtendedKeyUsageOID.CLIENT_AUTH)
+    return pem(cert), pem_key(key)
 
 
 def create_front_proxy(common_name: str = FRONT_PROXY_CLIENT) -> FrontProxyPKI:
     """A fresh front-proxy CA and a client certificate ``CN=<common_name>`` (clientAuth)."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = _key()
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_CA_NAME)
-        .issuer_name(_CA_NAME)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **_USAGE),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca_key, ca_cert = new_ca(_CA_NAME)
     cert, key = _client_certificate(ca_key, common_name)
-    return FrontProxyPKI(
-        ca_cert.public_bytes(serialization.Encoding.PEM), _pem_key(ca_key), cert, key
-    )
+    return FrontProxyPKI(pem(ca_cert), pem_key(ca_key), cert, key)
 
 
 _FILES = ("front-proxy-ca.pem", "front-proxy-ca-key.pem", "front-proxy-client.pem")
