@@ -284,6 +284,10 @@ class Server:
         server = site._server
         assert isinstance(server, asyncio.base_events.Server)
         self.port = server.sockets[0].getsockname()[1]
+        from .services import kubernetes_service  # bootstrap controller: default/kubernetes
+        from .storage import now_rfc3339
+
+        self._ensure("", "services", kubernetes_service(self.port, now_rfc3339()))
         self._controllers.append(asyncio.create_task(self._service_account_controller()))
 
     async def stop(self) -> None:

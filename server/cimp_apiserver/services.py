@@ -19,7 +19,7 @@ from .storage import Store
 if TYPE_CHECKING:
     import ipaddress
 
-__all__ = ["SERVICE_RANGE", "allocate", "keep_allocated", "service_range"]
+__all__ = ["SERVICE_RANGE", "allocate", "keep_allocated", "kubernetes_service", "service_range"]
 
 Obj = dict[str, Any]
 SERVICE_RANGE = "10.96.0.0/16"
@@ -122,3 +122,61 @@ def keep_allocated(service: Obj, old: Obj) -> None:
                 found = old_ports.get((port.get("port"), port.get("protocol") or "TCP"))
                 if found:
                     port["nodePort"] = found
+
+
+def kubernetes_service(secure_port: int, created: str) -> Obj:
+    """The ``default/kubernetes`` Service kube-apiserver's bootstrap controller writes at start:
+    the first address of the service range, ``https`` 443 to the secure port, owned by the
+    ``kube-apiserver`` field manager."""
+    network = service_range()
+    cluster_ip = str(network.network_address + 1)
+    fields: Obj = {
+        "f:metadata": {"f:labels": {".": {}, "f:component": {}, "f:provider": {}}},
+        "f:spec": {
+            "f:clusterIP": {},
+            "f:internalTrafficPolicy": {},
+            "f:ipFamilyPolicy": {},
+            "f:ports": {
+                ".": {},
+                'k:{"port":443,"protocol":"TCP"}': {
+                    ".": {},
+                    "f:name": {},
+                    "f:port": {},
+                    "f:protocol": {},
+                    "f:targetPort": {},
+                },
+            },
+            "f:sessionAffinity": {},
+            "f:type": {},
+        },
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+            "managedFields": [
+                {
+                    "manager": "kube-apiserver",
+                    "operation": "Update",
+                    "apiVersion": "v1",
+                    "time": created,
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": fields,
+                }
+            ],
+        },
+        "spec": {
+            "ports": [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": secure_port}],
+            "clusterIP": cluster_ip,
+            "clusterIPs": [cluster_ip],
+            "type": "ClusterIP",
+            "sessionAffinity": "None",
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "internalTrafficPolicy": "Cluster",
+        },
+        "status": {"loadBalancer": {}},
+    }
