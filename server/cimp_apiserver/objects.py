@@ -396,8 +396,6 @@ _GENERATION_METADATA = {
     ("apps", "deployments"): ("annotations",),
     ("discovery.k8s.io", "endpointslices"): ("labels",),
 }
-# Custom resources the server keeps a generation for (KubeVirt's stand-in).
-_CUSTOM_GENERATION = {("kubevirt.io", "virtualmachineinstances")}
 # kube answers DELETE of these with the object rather than a Status.
 _RETURN_DELETED = {("", "pods"), ("", "namespaces")}
 _SYSTEM_META = (
@@ -417,7 +415,7 @@ def returns_deleted_object(rt: ResourceType) -> bool:
 
 
 def _keeps_generation(rt: ResourceType) -> bool:
-    return rt.generation or (rt.group, rt.resource) in _CUSTOM_GENERATION
+    return rt.generation
 
 
 def _status_split(rt: ResourceType) -> bool:

@@ -20,7 +20,6 @@ from .strategy import strategy_of
 __all__ = ["human_duration", "partial_list", "partial_object", "table"]
 
 Obj = dict[str, Any]
-Column = tuple[str, str, str, int, Callable[[Obj], Any]]  # name, type, format, priority, cell
 _NAME_DESCRIPTION = (
     "Name must be unique within a namespace. Is required when creating resources, although "
     "some resources may allow a client to request the generation of an appropriate name "
@@ -187,25 +186,6 @@ def _subjects(kind: str) -> Callable[[Obj], str]:
     return cell
 
 
-def _vmi_ip(obj: Obj) -> str:
-    interfaces = _dig(obj, "status", "interfaces") or []
-    first = interfaces[0] if interfaces and isinstance(interfaces[0], dict) else {}
-    return str(first.get("ipAddress") or "")
-
-
-_NAME: Column = ("Name", "string", "name", 0, _name)
-_AGE: Column = ("Age", "string", "", 0, _age)
-
-# Columns of resources kube does not print (custom resources the server serves itself).
-_COLUMNS: dict[tuple[str, str], list[Column]] = {
-    ("kubevirt.io", "virtualmachineinstances"): [
-        _NAME,
-        _AGE,
-        ("Phase", "string", "", 0, lambda o: _dig(o, "status", "phase") or ""),
-        ("IP", "string", "", 0, _vmi_ip),
-        ("NodeName", "string", "", 0, lambda o: _dig(o, "status", "nodeName") or ""),
-    ],
-}
 _DEFAULT_COLUMNS = (
     ColumnDefinition("Name", "string", "name", 0, _NAME_DESCRIPTION),
     ColumnDefinition("Created At", "date", "", 0, _CREATED_DESCRIPTION),
@@ -892,33 +872,22 @@ def table(rt: ResourceType, records: Sequence[Record], rv: str, include: str = "
     """A ``meta.k8s.io/v1`` Table of ``records`` (``include``: None, Metadata or Object).
 
     Built-in resources get kube's columns (from its own Table output, in the data) and the
-    cells of kube's printer; others the columns registered here or kube's default.
+    cells of kube's printer; others (a strategy's aside) kube's default Name and Created At.
     """
     strategy = strategy_of(rt)
     custom = strategy.table(rt, records, rv, include) if strategy is not None else None
     if custom is not None:
         return custom
-    legacy = _COLUMNS.get((rt.group, rt.resource))
-    if legacy is not None:
-        definitions = [
-            {"name": n, "type": t, "format": f, "description": "", "priority": p}
-            for n, t, f, p, _ in legacy
-        ]
+    columns = rt.columns or _DEFAULT_COLUMNS
+    definitions = [_column_definition(c) for c in columns]
+    printer = _PRINTERS.get((rt.group, rt.resource))
 
-        def cells(obj: Obj) -> list[Any]:
-            return [cell(obj) for _, _, _, _, cell in legacy]
-
-    else:
-        columns = rt.columns or _DEFAULT_COLUMNS
-        definitions = [_column_definition(c) for c in columns]
-        printer = _PRINTERS.get((rt.group, rt.resource))
-
-        def cells(obj: Obj) -> list[Any]:
-            if printer is not None and rt.columns:
-                return printer(obj)
-            if not rt.columns:
-                return [_name(obj), _meta(obj).get("creationTimestamp", "")]
-            return _by_column(rt, obj)
+    def cells(obj: Obj) -> list[Any]:
+        if printer is not None and rt.columns:
+            return printer(obj)
+        if not rt.columns:
+            return [_name(obj), _meta(obj).get("creationTimestamp", "")]
+        return _by_column(rt, obj)
 
     rows = []
     for record in records:

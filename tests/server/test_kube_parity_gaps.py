@@ -5,6 +5,8 @@ Every test runs on both backends (``--apiserver=embedded|kube``) through the pub
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,3 +46,73 @@ def test_kubernetes_service_in_default(apiserver: Any) -> None:
     # The endpoints are left to the (disabled) reconciler: none exist.
     status, _ = apiserver.request("GET", "/api/v1/namespaces/default/endpoints/kubernetes")
     assert status == 404
+
+
+_KUBEVIRT_APISERVICE = (
+    Path(__file__).resolve().parents[1] / "deputy/manifests/kubevirt-apiservice.yaml"
+)
+_GADGETS = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "gadgets.subresources.kubevirt.io"},
+    "spec": {
+        "group": "subresources.kubevirt.io",
+        "scope": "Namespaced",
+        "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+        "versions": [
+            {
+                "name": "v1beta1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+def _wait_for(what: str, check: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        ok, last = check()
+        if ok:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached after {timeout:.0f} s: {last}")
+
+
+def test_deleting_the_stand_in_apiservice_keeps_a_crd_of_its_group(apiserver: Any) -> None:
+    """The KubeVirt stand-in's APIService (``v1.subresources.kubevirt.io``) going away stops
+    serving that group version only: a CRD's other version of the same group stays served."""
+    apiserver.apply(_GADGETS, _KUBEVIRT_APISERVICE)
+    gadgets = "/apis/subresources.kubevirt.io/v1beta1/namespaces/default/gadgets"
+    status, body = apiserver.request(
+        "DELETE", "/apis/apiregistration.k8s.io/v1/apiservices/v1.subresources.kubevirt.io"
+    )
+    assert status == 200, body
+
+    def versions() -> tuple[bool, Any]:
+        status, group = apiserver.request("GET", "/apis/subresources.kubevirt.io")
+        served = [v["version"] for v in group.get("versions", ())] if status == 200 else []
+        return served == ["v1beta1"], (status, group)
+
+    _wait_for("only v1beta1 in discovery", versions)
+    status, listing = apiserver.request("GET", "/apis/subresources.kubevirt.io/v1beta1")
+    assert status == 200, listing
+    assert [r["name"] for r in listing["resources"]] == ["gadgets"]
+    gadget = {
+        "apiVersion": "subresources.kubevirt.io/v1beta1",
+        "kind": "Gadget",
+        "metadata": {"name": "g1"},
+        "spec": {"size": 1},
+    }
+    status, created = apiserver.request("POST", gadgets, gadget)
+    assert status == 201, created
+    status, got = apiserver.request("GET", f"{gadgets}/g1")
+    assert status == 200 and got["spec"] == {"size": 1}, got

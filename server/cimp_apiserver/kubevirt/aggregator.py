@@ -146,7 +146,10 @@ class Aggregator:
         if listed != self._listed:
             if listed:
                 self.registry.add(_stand_in_type())
-            else:
+            elif (
+                self.registry.lookup(GROUP, VERSION, "virtualmachineinstances") == _stand_in_type()
+            ):
+                # Only the stand-in's own entry: never a custom resource registered since.
                 self.registry.remove(GROUP, VERSION, "virtualmachineinstances")
             self._listed = listed
 
