@@ -20,6 +20,7 @@ DEPENDENCIES = [
     "aiohttp>=3.12,<4",
     "cryptography>=42",
     "PyYAML>=6",
+    "cel-python>=0.5,<0.6",
 ]
 
 

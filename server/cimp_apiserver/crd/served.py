@@ -36,7 +36,8 @@ from ..status import (
 )
 from ..storage import Record, now_rfc3339
 from ..strategy import Cause
-from .errors import FieldError, causes, duplicate, index, key, patch_invalid
+from .cel import validate_rules
+from .errors import TYPE_INVALID, FieldError, causes, duplicate, index, key, patch_invalid
 from .errors import invalid as field_invalid
 from .goformat import go_json, go_value, normalize_numbers, quote
 from .meta import object_meta_errors, subdomain_name
@@ -400,11 +401,17 @@ class CustomResourceStrategy:
             if status_schema is not None and "status" in obj:
                 found = validate_value(status_schema, obj["status"], "status")
                 errors.extend(ratchet(found, obj["status"], old.get("status"), "status"))
+                if not any(e.type == TYPE_INVALID for e in found):
+                    errors.extend(
+                        validate_rules(status_schema, obj["status"], old.get("status"), "status")
+                    )
         elif schema is not None:
             found = validate_value(schema, obj)
             if old is not None:
                 found = ratchet(found, obj, old)
             errors.extend(found)
+            if not any(e.type == TYPE_INVALID for e in found):
+                errors.extend(validate_rules(schema, obj, old))
         scale = version.scale
         if scale is not None:
             if not status:
