@@ -308,3 +308,34 @@ def test_status_rules_run_on_the_status_subresource(server: APIServer) -> None:
         "PATCH", f"{THINGS}/ok/status", {"status": {"phase": "A"}}, headers=MERGE
     )
     assert status == 200, body
+
+
+def test_a_crd_whose_rule_does_not_parse_is_refused(apiserver: APIServer) -> None:
+    manifest = _crd()
+    manifest["metadata"]["name"] = "gadgets.example.com"
+    manifest["spec"]["names"] = {"plural": "gadgets", "kind": "Gadget"}
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {"a": {"type": "string", "maxLength": 10}},
+                "x-kubernetes-validations": [{"rule": "self.a =="}],
+            }
+        },
+    }
+    manifest["spec"]["versions"][0]["schema"] = {"openAPIV3Schema": schema}
+    status, body = apiserver.request("POST", CRDS, manifest)
+    assert status == 422, body
+    [cause] = body["details"]["causes"]
+    assert cause["field"] == (
+        "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+    )
+    assert cause["reason"] == "FieldValueInvalid"
+    # The syntax error's position and wording are the parser's (cel-go's ANTLR text differs).
+    assert cause["message"].startswith(
+        'Invalid value: {"Rule":"self.a ==","Message":"","MessageExpression":"","Reason":null,'
+        '"FieldPath":"","OptionalOldSelf":null}: compilation failed: ERROR: <input>:1:'
+    )
+    assert "Syntax error: " in cause["message"]
+    assert "\n | self.a ==\n | ." in cause["message"]

@@ -22,6 +22,7 @@ from typing import Any
 import celpy
 from celpy import celtypes
 from celpy.adapter import json_to_cel
+from celpy.celparser import CELParseError
 
 from .errors import (
     DUPLICATE,
@@ -40,7 +41,7 @@ from .errors import (
 )
 from .props import Props, Rule
 
-__all__ = ["validate_rules"]
+__all__ = ["compile_error", "validate_rules"]
 
 _ENV = celpy.Environment()
 _OLD_SELF = re.compile(r"\boldSelf\b")
@@ -179,6 +180,26 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 @functools.lru_cache(maxsize=1024)
 def _program(text: str) -> Any:
     return _ENV.program(_ENV.compile(text), functions=_FUNCTIONS)
+
+
+def compile_error(text: str) -> str | None:
+    """Why ``text`` does not parse as CEL, worded as cel-go's ``ERROR: <input>:L:C: ...``
+    report (the syntax error's own text is the parser's, not ANTLR's), else ``None``. Type
+    errors (an unknown field, mismatched operands) are not detected here."""
+    try:
+        _program(text)
+    except CELParseError as err:
+        line = int(getattr(err, "line", None) or 1)
+        column = int(getattr(err, "column", None) or 1)
+        lines = text.split("\n")
+        source = lines[line - 1] if 0 < line <= len(lines) else text
+        return (
+            f"ERROR: <input>:{line}:{column}: Syntax error: unexpected input\n"
+            f" | {source}\n | {'.' * (column - 1)}^"
+        )
+    except Exception as err:
+        return f"ERROR: <input>:1:1: {err}"
+    return None
 
 
 def _uses_old_self(text: str) -> bool:

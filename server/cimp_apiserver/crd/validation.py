@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .cel import compile_error
 from .errors import (
     FieldError,
     child,
@@ -28,7 +29,7 @@ from .errors import (
 )
 from .meta import dns1035_label_errors, dns1123_subdomain_errors, object_meta_errors, subdomain_name
 from .model import Column, Definition, Internal, Names
-from .props import Props
+from .props import Props, _Struct
 from .structural import new_structural_error, validate_defaults, validate_structural
 
 __all__ = ["validate_create", "validate_status_update", "validate_update"]
@@ -735,12 +736,30 @@ def _rule(rule: Any, path: str) -> list[FieldError]:
                 child(path, "message"), "message must be specified if rule contains line breaks"
             )
         )
+    if text and not errors:
+        failed = compile_error(text)
+        if failed is not None:
+            errors.append(
+                invalid(
+                    child(path, "rule"), _Struct(rule.go_fields()), f"compilation failed: {failed}"
+                )
+            )
     if rule.message_expression and not rule.message_expression.strip():
         errors.append(
             required(
                 child(path, "messageExpression"), "messageExpression must be non-empty if specified"
             )
         )
+    elif rule.message_expression:
+        failed = compile_error(rule.message_expression)
+        if failed is not None:
+            errors.append(
+                invalid(
+                    child(path, "messageExpression"),
+                    _Struct(rule.go_fields()),
+                    f"messageExpression compilation failed: {failed}",
+                )
+            )
     if rule.reason is not None and rule.reason not in _REASONS:
         errors.append(not_supported(child(path, "reason"), rule.reason, list(_REASONS)))
     if rule.field_path and not rule.field_path.strip():
