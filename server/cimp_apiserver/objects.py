@@ -1131,13 +1131,33 @@ def _more_kind_causes(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause
     return []
 
 
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def _sort_keys(obj: Obj) -> None:
+    """Order every map's keys as kube stores a custom resource (unstructured JSON: Go's sorted
+    map keys), in place; list order is data and stays. (The store appends a new object's
+    ``resourceVersion`` after its ``uid``: on create those two keep that order.)"""
+    ordered = _sorted(obj)
+    obj.clear()
+    obj.update(ordered)
+
+
 def validate(
     rt: ResourceType, obj: Obj, old: Obj | None = None, subresource: str = ""
 ) -> list[Cause]:
     """Causes for a 422, empty when ``obj`` may be stored (``old``: the object it replaces,
     through ``subresource`` if one)."""
     if (strategy := strategy_of(rt)) is not None:
-        return strategy.validate(rt, obj, old, subresource)
+        causes = strategy.validate(rt, obj, old, subresource)
+        if not causes and not rt.builtin:
+            _sort_keys(obj)
+        return causes
     if subresource in ("ephemeralcontainers", "resize") and old is not None:
         # the rest of the pod is the old one's: only the written part can be wrong
         return _containers_causes(obj.get("spec"), "spec")

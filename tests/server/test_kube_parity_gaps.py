@@ -116,3 +116,97 @@ def test_deleting_the_stand_in_apiservice_keeps_a_crd_of_its_group(apiserver: An
     assert status == 201, created
     status, got = apiserver.request("GET", f"{gadgets}/g1")
     assert status == 200 and got["spec"] == {"size": 1}, got
+
+
+_WIDGETS = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.parity.example.com"},
+    "spec": {
+        "group": "parity.example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+_WIDGET_PATH = "/apis/parity.example.com/v1/namespaces/default/widgets"
+
+
+def _create_widget(apiserver: Any, body: dict[str, Any]) -> tuple[int, Any]:
+    """POST a widget, retrying while the CRD's handler is not yet installed (kube's lags a
+    moment behind ``Established``)."""
+    deadline = time.monotonic() + 20
+    while True:
+        status, created = apiserver.request("POST", _WIDGET_PATH, body)
+        if status != 404 or time.monotonic() > deadline:
+            return status, created
+        time.sleep(0.05)
+
+
+def _keys(obj: Any) -> Any:
+    """Every map's keys in the order the server sent them (the decoded dicts keep it)."""
+    if isinstance(obj, dict):
+        return [(key, _keys(value)) for key, value in obj.items()]
+    if isinstance(obj, list):
+        return [_keys(item) for item in obj]
+    return None
+
+
+def test_custom_resource_maps_read_back_with_sorted_keys(apiserver: Any) -> None:
+    """kube stores a custom resource as unstructured JSON, whose maps Go encodes with sorted
+    keys: whatever order a create, merge patch or update sent, reads return sorted maps."""
+    apiserver.apply(_WIDGETS)
+    status, created = _create_widget(
+        apiserver,
+        {
+            "apiVersion": "parity.example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w", "labels": {"z": "1", "a": "2"}},
+            "spec": {"zeta": 1, "alpha": {"y": 1, "b": 2}, "list": [{"z": 1, "a": 2}]},
+            "zz": 1,
+            "aa": 2,
+        },
+    )
+    assert status == 201, created
+    assert [k for k, _ in _keys(created)] == ["aa", "apiVersion", "kind", "metadata", "spec", "zz"]
+    assert _keys(created["spec"]) == [
+        ("alpha", [("b", None), ("y", None)]),
+        ("list", [[("a", None), ("z", None)]]),
+        ("zeta", None),
+    ]
+    status, patched = apiserver.request(
+        "PATCH",
+        f"{_WIDGET_PATH}/w",
+        {"spec": {"mid": 3, "beta": {"q": 1, "c": 2}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert status == 200, patched
+    for status, body in (
+        (200, patched),
+        apiserver.request("GET", f"{_WIDGET_PATH}/w"),
+    ):
+        assert status == 200, body
+        assert [k for k, _ in _keys(body["spec"])] == ["alpha", "beta", "list", "mid", "zeta"]
+        assert [k for k, _ in _keys(body["spec"]["beta"])] == ["c", "q"]
+        assert [k for k, _ in _keys(body["metadata"])] == sorted(body["metadata"])
+        assert [k for k, _ in _keys(body["metadata"]["labels"])] == ["a", "z"]
+    status, replaced = apiserver.request(
+        "PUT", f"{_WIDGET_PATH}/w", {**patched, "spec": {"zz": 1, "aa": {"k": 1, "b": 1}}}
+    )
+    assert status == 200, replaced
+    status, listed = apiserver.request("GET", _WIDGET_PATH)
+    assert status == 200, listed
+    for body in (replaced, listed["items"][0]):
+        assert _keys(body["spec"]) == [("aa", [("b", None), ("k", None)]), ("zz", None)]
