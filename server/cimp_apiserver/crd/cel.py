@@ -8,7 +8,8 @@ update, a rule without ``oldSelf`` whose value did not change is not re-reported
 validation ratcheting turns it into a warning). Null values are never validated.
 
 The CEL engine is ``celpy`` (cel-python); the Kubernetes library functions rules commonly use
-(strings, lists, regex) are added here. Cost limits are not enforced.
+(strings, lists, regex) are added here; a rule calling one it lacks (``quantity``, ``url``,
+``format``, optional types) is not enforced. Cost limits are not enforced.
 """
 
 from __future__ import annotations
@@ -214,12 +215,20 @@ def _error_text(err: Exception) -> str:
     """kube's wording for the commonest runtime errors (``no such key: x``)."""
     args = getattr(err, "args", ())
     first = args[0] if args else str(err)
-    m = re.match(r"no such member in mapping: '(.*)'", str(first))
+    first = str(first).split(" (in activation", 1)[0]
+    m = re.match(r"no such member in mapping: '(.*)'", first)
     if m:
         return f"no such key: {m.group(1)}"
     if "division by zero" in str(first) or "ZeroDivision" in str(args):
         return "division by zero"
     return str(first)
+
+
+def _unsupported(err: Exception) -> bool:
+    """A function kube's libraries have and this engine lacks (``quantity``, ``url``,
+    ``format``, ...): the rule is not enforced rather than refusing what kube accepts."""
+    args: tuple[Any, ...] = tuple(getattr(err, "args", ()))
+    return bool(args) and str(args[0]).startswith("undeclared reference to ")
 
 
 def _message(rule: Rule) -> str:
@@ -276,9 +285,13 @@ def _node_errors(
         try:
             result = _eval(text, activation)
         except Exception as err:
+            if _unsupported(err):
+                continue
             yield invalid(
                 path, type_name, f"{_error_text(err)} evaluating rule: {_error_string(rule)}"
             )
+            continue
+        if isinstance(result, Exception) and _unsupported(result):
             continue
         if isinstance(result, Exception):
             yield invalid(
