@@ -20,6 +20,12 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 # Bounded (maxItems, maxLength, maxProperties) as kube requires for the rules' estimated cost.
 SCHEMA: dict[str, Any] = {
     "type": "object",
+    "x-kubernetes-validations": [
+        {
+            "rule": "self.metadata.name != 'forbidden'",
+            "message": "root sees metadata.name and generateName only",
+        }
+    ],
     "properties": {
         "spec": {
             "type": "object",
@@ -53,6 +59,12 @@ SCHEMA: dict[str, Any] = {
                     },
                 },
                 "ports": {"type": "array", "maxItems": 5, "items": {"type": "integer"}},
+                "ratio": {
+                    "type": "number",
+                    "x-kubernetes-validations": [
+                        {"rule": "self > 0.5 && self + 0.5 <= 2.5", "message": "bad ratio"}
+                    ],
+                },
                 "replicas": {
                     "type": "integer",
                     "x-kubernetes-validations": [
@@ -177,8 +189,17 @@ def _refused(server: APIServer, method: str, path: str, body: Any) -> tuple[str,
 
 def test_a_resource_that_keeps_every_rule_is_created(server: APIServer) -> None:
     thing = _thing(
-        "ok", tags=["t-a"], replicas=1, port=3, ports=[1, 2], labels={"a": "b"}, words="a,b,c"
+        "ok",
+        tags=["t-a"],
+        replicas=1,
+        port=3,
+        ports=[1, 2],
+        labels={"a": "b"},
+        words="a,b,c",
+        ratio=2,
     )
+    thing["metadata"]["labels"] = {"a": "b"}
+    thing["metadata"]["annotations"] = {"a": "b"}
     status, body = server.request("POST", THINGS, thing)
     assert status == 201, body
     status, body = server.request("POST", THINGS, _thing("pct", port="10%", code="x42y"))
@@ -276,6 +297,16 @@ def test_a_create_breaking_a_rule_is_refused(
     got_message, got_causes = _refused(server, "POST", THINGS, _thing("bad", **spec))
     assert got_message == f'Thing.example.com "bad" is invalid: {message}'
     assert got_causes == causes
+
+
+def test_a_root_rule_sees_the_resource(server: APIServer) -> None:
+    message, _ = _refused(server, "POST", THINGS, _thing("forbidden"))
+    assert message == (
+        'Thing.example.com "forbidden" is invalid: <nil>: Invalid value: '
+        "root sees metadata.name and generateName only"
+    )
+    message, _ = _refused(server, "POST", THINGS, _thing("low", ratio=0))
+    assert message == 'Thing.example.com "low" is invalid: spec.ratio: Invalid value: 0: bad ratio'
 
 
 def test_transition_rules_run_on_update_only(server: APIServer) -> None:

@@ -261,8 +261,31 @@ def _rule_path(path: str, field_path: str) -> str:
     return out
 
 
+def _to_cel(props: Props | None, value: Any, root: bool = False) -> Any:
+    """``value`` typed as kube types it from its schema: ``number`` is a double even when
+    written as an integer, and an object at a resource's root (or an embedded resource)
+    shows only ``name`` and ``generateName`` of its ``metadata``."""
+    if props is None or value is None:
+        return json_to_cel(value)
+    if isinstance(value, dict):
+        props_of = props.properties or {}
+        extra = props.additional_properties[1] if props.additional_properties else None
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            shown = v
+            if root and k == "metadata" and isinstance(v, dict):
+                shown = {m: v[m] for m in ("name", "generateName") if m in v}
+            out[celtypes.StringType(k)] = _to_cel(props_of.get(k, extra), shown)
+        return celtypes.MapType(out)
+    if isinstance(value, list):
+        return celtypes.ListType([_to_cel(props.items, v) for v in value])
+    if props.type == "number" and isinstance(value, int) and not isinstance(value, bool):
+        return celtypes.DoubleType(float(value))
+    return json_to_cel(value)
+
+
 def _node_errors(
-    props: Props, value: Any, old: Any, has_old: bool, path: str
+    props: Props, value: Any, old: Any, has_old: bool, path: str, root: bool = False
 ) -> Iterator[FieldError]:
     type_name = _type_name(props)
     bad = OMIT if type_name in ("object", "array") else value
@@ -276,31 +299,38 @@ def _node_errors(
             continue
         if not uses_old and has_old and old == value:
             continue  # ratcheting: an unchanged value is not re-reported
-        activation: dict[str, Any] = {"self": json_to_cel(value)}
+        activation: dict[str, Any] = {"self": _to_cel(props, value, root)}
         if uses_old:
             if optional_old:
-                activation["oldSelf"] = json_to_cel(old) if has_old else celtypes.NullType()
+                activation["oldSelf"] = (
+                    _to_cel(props, old, root) if has_old else celtypes.NullType()
+                )
             else:
-                activation["oldSelf"] = json_to_cel(old)
+                activation["oldSelf"] = _to_cel(props, old, root)
         try:
             result = _eval(text, activation)
         except Exception as err:
             if _unsupported(err):
                 continue
             yield invalid(
-                path, type_name, f"{_error_text(err)} evaluating rule: {_error_string(rule)}"
+                path or "<nil>",
+                type_name,
+                f"{_error_text(err)} evaluating rule: {_error_string(rule)}",
             )
             continue
         if isinstance(result, Exception) and _unsupported(result):
             continue
         if isinstance(result, Exception):
             yield invalid(
-                path, type_name, f"{_error_text(result)} evaluating rule: {_error_string(rule)}"
+                path or "<nil>",
+                type_name,
+                f"{_error_text(result)} evaluating rule: {_error_string(rule)}",
             )
             continue
         if result is True or (isinstance(result, celtypes.BoolType) and bool(result)):
             continue
-        where = _rule_path(path, rule.field_path) if rule.field_path else path
+        # A nil field.Path prints as <nil> (a rule on the resource's root).
+        where = (_rule_path(path, rule.field_path) if rule.field_path else path) or "<nil>"
         detail = ""
         if rule.message_expression.strip():
             try:
@@ -317,9 +347,10 @@ def _walk(
 ) -> Iterator[FieldError]:
     if props is None or value is None:
         return
-    yield from _node_errors(props, value, old, has_old, path)
+    root = not path or props.x_embedded_resource
+    yield from _node_errors(props, value, old, has_old, path, root)
     for sub in props.all_of or ():
-        yield from _node_errors(sub, value, old, has_old, path)
+        yield from _node_errors(sub, value, old, has_old, path, root)
     if isinstance(value, dict):
         old_map = old if has_old and isinstance(old, dict) else {}
         for name, sub in (props.properties or {}).items():
