@@ -5,6 +5,10 @@ Every test runs on both backends (``--apiserver=embedded|kube``) through the pub
 
 from __future__ import annotations
 
+import http.client
+import json
+import ssl
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -210,3 +214,90 @@ def test_custom_resource_maps_read_back_with_sorted_keys(apiserver: Any) -> None
     assert status == 200, listed
     for body in (replaced, listed["items"][0]):
         assert _keys(body["spec"]) == [("aa", [("b", None), ("k", None)]), ("zz", None)]
+
+
+class _Watch:
+    """A watch on the widgets, read on a thread: the event types until the server ends it."""
+
+    def __init__(self, apiserver: Any) -> None:
+        url = urlsplit(apiserver.url)
+        context = ssl.create_default_context(cafile=str(apiserver.ca_file))
+        self._conn = http.client.HTTPSConnection(
+            url.hostname or "127.0.0.1", url.port, context=context, timeout=30
+        )
+        self._conn.request(
+            "GET",
+            f"{_WIDGET_PATH}?watch=1",
+            headers={"Authorization": f"Bearer {apiserver.admin_token}"},
+        )
+        self._response = self._conn.getresponse()
+        assert self._response.status == 200
+        self.events: list[str] = []
+        self.ended = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while line := self._response.readline():
+                self.events.append(json.loads(line).get("type", ""))
+        except OSError:
+            pass
+        finally:
+            self.ended.set()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _served_widgets(apiserver: Any) -> None:
+    def listed() -> tuple[bool, Any]:
+        status, body = apiserver.request("GET", _WIDGET_PATH)
+        return status == 200, (status, body)
+
+    _wait_for("widgets served", listed)
+
+
+def _put_crd(apiserver: Any, change: Any) -> None:
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{_WIDGETS['metadata']['name']}"
+    status, crd = apiserver.request("GET", path)
+    assert status == 200, crd
+    change(crd)
+    status, body = apiserver.request("PUT", path, crd)
+    assert status == 200, body
+
+
+def test_crd_spec_change_ends_watches_a_label_does_not(apiserver: Any) -> None:
+    """kube rebuilds a CRD's storage when its spec or accepted names change, and the open
+    watches of its resources end; a metadata-only change (a label) keeps the storage."""
+    apiserver.apply(_WIDGETS)
+    _served_widgets(apiserver)
+    watch = _Watch(apiserver)
+    try:
+        _put_crd(apiserver, lambda crd: crd["metadata"].setdefault("labels", {}).update(x="1"))
+        assert not watch.ended.wait(2.5), "a label change ended the watch"
+
+        def add_column(crd: dict[str, Any]) -> None:
+            crd["spec"]["versions"][0]["additionalPrinterColumns"] = [
+                {"name": "Size", "type": "integer", "jsonPath": ".spec.size"}
+            ]
+
+        _put_crd(apiserver, add_column)
+        assert watch.ended.wait(15), "the watch outlived the CRD's storage"
+        assert watch.events == []
+    finally:
+        watch.close()
+
+
+def test_crd_deletion_ends_watches(apiserver: Any) -> None:
+    apiserver.apply(_WIDGETS)
+    _served_widgets(apiserver)
+    watch = _Watch(apiserver)
+    try:
+        status, body = apiserver.request(
+            "DELETE",
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{_WIDGETS['metadata']['name']}",
+        )
+        assert status == 200, body
+        assert watch.ended.wait(15), "the watch outlived the CRD"
+    finally:
+        watch.close()

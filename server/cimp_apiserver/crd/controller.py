@@ -39,6 +39,8 @@ Obj = dict[str, Any]
 class _Serving:
     rv: int
     types: list[CustomResourceType]
+    # What kube's handler compares to keep a CRD's storage: its spec and accepted names.
+    shape: Any = None
 
 
 _APISERVICE_GROUP = "apiregistration.k8s.io"
@@ -274,7 +276,9 @@ class CRDController:
                 wanted[name] = current
                 continue
             _, types = build(crd, record.rv)
-            wanted[name] = _Serving(record.rv, types)
+            status = record.obj.get("status") or {}
+            shape = (record.obj.get("spec"), status.get("acceptedNames"))
+            wanted[name] = _Serving(record.rv, types, shape)
         if wanted.keys() == self._serving.keys() and all(
             wanted[n] is self._serving[n] for n in wanted
         ):
@@ -283,8 +287,15 @@ class CRDController:
             for rt in serving.types:  # only ours: an aggregated API may have taken the key
                 if self.registry.lookup(rt.group, rt.version, rt.resource) is rt:
                     self.registry.remove(rt.group, rt.version, rt.resource)
-        for name in self._serving.keys() - wanted.keys():  # kube destroys the storage: its
-            for rt in self._serving[name].types:  # watches end (clients re-list, re-authorize)
+        # kube destroys a CRD's storage when the CRD goes or its spec or accepted names change
+        # (a label does not): the open watches end, clients re-list (and re-authorize).
+        rebuilt = [
+            name
+            for name, old in self._serving.items()
+            if name not in wanted or wanted[name].shape != old.shape
+        ]
+        for name in rebuilt:
+            for rt in self._serving[name].types:
                 self.store.close_watchers(rt.group, rt.resource)
         every = [rt for serving in wanted.values() for rt in serving.types]
         for rt in sorted(every, key=lambda t: (t.group, t.version, t.resource)):
