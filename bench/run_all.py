@@ -15,6 +15,7 @@ BENCHES = [
     ("agent.py", []),
     ("audit.py", []),
     ("fleet.py", []),
+    ("startup.py", []),  # start-up/RSS before vs after every resource (issue 14 budget)
     ("backends.py", []),  # embedded vs the real kube-apiserver (skipped when not built)
 ]
 
