@@ -24,7 +24,12 @@ SCHEMA: dict[str, Any] = {
         {
             "rule": "self.metadata.name != 'forbidden'",
             "message": "root sees metadata.name and generateName only",
-        }
+        },
+        {
+            "rule": "!has(self.status) || !has(self.status.phase) || self.status.phase != 'B' "
+            "|| self.spec.owner == 'bob'",
+            "message": "phase B is bob's",
+        },
     ],
     "properties": {
         "spec": {
@@ -339,6 +344,9 @@ def test_status_rules_run_on_the_status_subresource(server: APIServer) -> None:
         "PATCH", f"{THINGS}/ok/status", {"status": {"phase": "A"}}, headers=MERGE
     )
     assert status == 200, body
+    # A rule on the resource's root runs on a status update too.
+    message, _ = _refused(server, "PATCH", f"{THINGS}/ok/status", {"status": {"phase": "B"}})
+    assert message == 'Thing.example.com "ok" is invalid: <nil>: Invalid value: phase B is bob\'s'
 
 
 def test_a_crd_whose_rule_does_not_parse_is_refused(apiserver: APIServer) -> None:

@@ -402,9 +402,7 @@ class CustomResourceStrategy:
                 found = validate_value(status_schema, obj["status"], "status")
                 errors.extend(ratchet(found, obj["status"], old.get("status"), "status"))
                 if not any(e.type == TYPE_INVALID for e in found):
-                    errors.extend(
-                        validate_rules(status_schema, obj["status"], old.get("status"), "status")
-                    )
+                    errors.extend(validate_rules(schema, obj, old))
         elif schema is not None:
             found = validate_value(schema, obj)
             if old is not None:
