@@ -239,6 +239,8 @@ def parse_list_options(rt: ResourceType, query: Mapping[str, str], *, watch: boo
             )
         )
     limit = max(limit, 0)
+    if rv == "0" and not token:
+        limit = 0  # kube serves "any version" from its watch cache, whole: no pages
     if causes:
         raise _list_options_invalid(causes)
     if rv:

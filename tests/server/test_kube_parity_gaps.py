@@ -301,3 +301,28 @@ def test_crd_deletion_ends_watches(apiserver: Any) -> None:
         assert watch.ended.wait(15), "the watch outlived the CRD"
     finally:
         watch.close()
+
+
+def test_list_at_resource_version_0_ignores_limit(apiserver: Any) -> None:
+    """``resourceVersion=0`` is served from kube's watch cache, whole: ``limit`` is ignored
+    (no ``continue``, no ``remainingItemCount``), with or without a selector."""
+    for index in range(3):
+        status, body = apiserver.request(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            {"metadata": {"name": f"page{index}", "labels": {"paged": "yes"}}},
+        )
+        assert status == 201, body
+    base = "/api/v1/namespaces/default/configmaps"
+    for query in ("resourceVersion=0&limit=1", "resourceVersion=0&limit=2&labelSelector=paged"):
+        status, listed = apiserver.request("GET", f"{base}?{query}")
+        assert status == 200, listed
+        assert sorted(i["metadata"]["name"] for i in listed["items"]) == [
+            "page0",
+            "page1",
+            "page2",
+        ]
+        assert set(listed["metadata"]) == {"resourceVersion"}, listed["metadata"]
+    status, paged = apiserver.request("GET", f"{base}?limit=1&labelSelector=paged")
+    assert status == 200, paged
+    assert len(paged["items"]) == 1 and paged["metadata"].get("continue")
