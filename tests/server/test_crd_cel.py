@@ -64,6 +64,17 @@ SCHEMA: dict[str, Any] = {
                     },
                 },
                 "ports": {"type": "array", "maxItems": 5, "items": {"type": "integer"}},
+                "frozen": {
+                    "type": "string",
+                    "maxLength": 10,
+                    "x-kubernetes-validations": [
+                        {
+                            "rule": "oldSelf.hasValue() ? self == oldSelf.value() : self != 'x'",
+                            "optionalOldSelf": True,
+                            "message": "frozen",
+                        }
+                    ],
+                },
                 "ratio": {
                     "type": "number",
                     "x-kubernetes-validations": [
@@ -378,3 +389,12 @@ def test_a_crd_whose_rule_does_not_parse_is_refused(apiserver: APIServer) -> Non
     )
     assert "Syntax error: " in cause["message"]
     assert "\n | self.a ==\n | ." in cause["message"]
+
+
+def test_an_optional_old_self_rule_runs_on_create_too(server: APIServer) -> None:
+    message, _ = _refused(server, "POST", THINGS, _thing("x", frozen="x"))
+    assert message == 'Thing.example.com "x" is invalid: spec.frozen: Invalid value: "x": frozen'
+    status, body = server.request("POST", THINGS, _thing("ok", frozen="a"))
+    assert status == 201, body
+    message, _ = _refused(server, "PATCH", f"{THINGS}/ok", {"spec": {"frozen": "b"}})
+    assert message == 'Thing.example.com "ok" is invalid: spec.frozen: Invalid value: "b": frozen'

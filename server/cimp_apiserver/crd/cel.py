@@ -9,7 +9,8 @@ validation ratcheting turns it into a warning). Null values are never validated.
 
 The CEL engine is ``celpy`` (cel-python); the Kubernetes library functions rules commonly use
 (strings, lists, regex) are added here; a rule calling one it lacks (``quantity``, ``url``,
-``format``, optional types) is not enforced. Cost limits are not enforced.
+``format``, ``optional.of``...) is not enforced; ``oldSelf`` of an ``optionalOldSelf`` rule is
+an optional (``hasValue()``, ``value()``, ``orValue()``). Cost limits are not enforced.
 """
 
 from __future__ import annotations
@@ -155,7 +156,32 @@ def _substring(s: Any, start: Any, end: Any = None) -> Any:
     return _str(text[int(start) :] if end is None else text[int(start) : int(end)])
 
 
+class _Optional:
+    """CEL's ``optional_type``: how ``oldSelf`` is given to an ``optionalOldSelf`` rule."""
+
+    def __init__(self, value: Any = None, present: bool = False) -> None:
+        self.value = value
+        self.present = present
+
+
+def _has_value(opt: Any) -> Any:
+    return celtypes.BoolType(isinstance(opt, _Optional) and opt.present)
+
+
+def _value(opt: Any) -> Any:
+    if not isinstance(opt, _Optional) or not opt.present:
+        raise ValueError("optional.none() dereference")
+    return opt.value
+
+
+def _or_value(opt: Any, default: Any) -> Any:
+    return opt.value if isinstance(opt, _Optional) and opt.present else default
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "hasValue": _has_value,
+    "value": _value,
+    "orValue": _or_value,
     "lowerAscii": _lower_ascii,
     "upperAscii": _upper_ascii,
     "split": _split,
@@ -303,7 +329,7 @@ def _node_errors(
         if uses_old:
             if optional_old:
                 activation["oldSelf"] = (
-                    _to_cel(props, old, root) if has_old else celtypes.NullType()
+                    _Optional(_to_cel(props, old, root), True) if has_old else _Optional()
                 )
             else:
                 activation["oldSelf"] = _to_cel(props, old, root)
