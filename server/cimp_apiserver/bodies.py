@@ -357,11 +357,76 @@ def negotiate(accept: str | None, *, allow: Iterable[str] = (Output.JSON, Output
     raise not_acceptable((JSON, YAML))
 
 
+# YAML 1.1 booleans go-yaml quotes although PyYAML reads them as strings.
+_YAML11_BOOLS = frozenset(
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+    ]
+)
+
+
+class _GoYAMLDumper(yaml.SafeDumper):
+    """YAML as kube writes it (``sigs.k8s.io/yaml``: JSON to go-yaml v2): sorted keys, strings
+    that would read back as another type in double quotes, multi-line strings as literal
+    blocks, other quoting and folding at 80 columns as PyYAML does it too."""
+
+
+def _resolve(dumper: yaml.SafeDumper, value: str) -> str:
+    """The tag a plain scalar ``value`` would read back as."""
+    tag: str = dumper.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return tag
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style: str | None = None
+    if "\n" in value:
+        style = "|"
+    elif value in _YAML11_BOOLS or _resolve(dumper, value) != "tag:yaml.org,2002:str":
+        style = '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_GoYAMLDumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(obj: Any) -> bytes:
+    """``obj`` in kube's ``application/yaml`` form."""
+    text = yaml.dump(
+        obj,
+        Dumper=_GoYAMLDumper,
+        default_flow_style=False,
+        sort_keys=True,
+        allow_unicode=True,
+    )
+    return text.encode()
+
+
 def json_response(
     obj: Any, status: int = 200, *, output: str = Output.JSON, warnings: Sequence[str] = ()
 ) -> web.Response:
     if output == Output.YAML:
-        body = yaml.safe_dump(obj, default_flow_style=False, sort_keys=False).encode()
+        body = dump_yaml(obj)
         return raw_response(body, status, content_type=YAML, warnings=warnings)
     return raw_response(encode(obj), status, warnings=warnings)
 

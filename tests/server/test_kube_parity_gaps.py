@@ -326,3 +326,53 @@ def test_list_at_resource_version_0_ignores_limit(apiserver: Any) -> None:
     status, paged = apiserver.request("GET", f"{base}?limit=1&labelSelector=paged")
     assert status == 200, paged
     assert len(paged["items"]) == 1 and paged["metadata"].get("continue")
+
+
+_YAML_DATA = {
+    "y": "",
+    "multi": "a\nb\n",
+    "num": "1.5",
+    "colon": "a: b",
+    "star": "*x",
+    "null": "null",
+    "uni": "é ü",
+    "on": "on",
+    "long": "x " * 60,
+    "tilde": "~",
+}
+_YAML_EXPECTED = """apiVersion: v1
+data:
+  colon: 'a: b'
+  long: 'x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x
+    x x x x x x x x x x x x x x x x x x x x x x x '
+  multi: |
+    a
+    b
+  "null": "null"
+  num: "1.5"
+  "on": "on"
+  star: '*x'
+  tilde: "~"
+  uni: é ü
+  "y": ""
+kind: ConfigMap
+metadata:
+"""
+
+
+def test_yaml_output_as_kube_writes_it(apiserver: Any) -> None:
+    """``Accept: application/yaml``: JSON through go-yaml v2, so sorted keys, double quotes
+    for strings YAML 1.1 would read as another type, literal blocks for multi-line text."""
+    status, body = apiserver.request(
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        {"metadata": {"name": "yaml", "labels": {"b": "1", "a": "true"}}, "data": _YAML_DATA},
+    )
+    assert status == 201, body
+    status, text = apiserver.request(
+        "GET", "/api/v1/namespaces/default/configmaps/yaml", headers={"Accept": "application/yaml"}
+    )
+    assert status == 200, text
+    assert isinstance(text, str)
+    assert text.startswith(_YAML_EXPECTED), text
+    assert '  labels:\n    a: "true"\n    b: "1"\n' in text
