@@ -36,7 +36,6 @@ from ..status import (
 )
 from ..storage import Record, now_rfc3339
 from ..strategy import Cause
-from .cel import validate_rules
 from .errors import TYPE_INVALID, FieldError, causes, duplicate, index, key, patch_invalid
 from .errors import invalid as field_invalid
 from .goformat import go_json, go_value, normalize_numbers, quote
@@ -402,14 +401,14 @@ class CustomResourceStrategy:
                 found = validate_value(status_schema, obj["status"], "status")
                 errors.extend(ratchet(found, obj["status"], old.get("status"), "status"))
                 if not any(e.type == TYPE_INVALID for e in found):
-                    errors.extend(validate_rules(schema, obj, old))
+                    errors.extend(_rule_errors(schema, obj, old))
         elif schema is not None:
             found = validate_value(schema, obj)
             if old is not None:
                 found = ratchet(found, obj, old)
             errors.extend(found)
             if not any(e.type == TYPE_INVALID for e in found):
-                errors.extend(validate_rules(schema, obj, old))
+                errors.extend(_rule_errors(schema, obj, old))
         scale = version.scale
         if scale is not None:
             if not status:
@@ -607,3 +606,13 @@ def _list_type_errors(schema: Props | None, value: Any, path: str) -> list[Field
         for i, item in enumerate(value):
             errors.extend(_list_type_errors(schema.items, item, index(path, i)))
     return errors
+
+
+def _rule_errors(schema: Props | None, obj: Obj, old: Obj | None) -> list[FieldError]:
+    """The ``x-kubernetes-validations`` failures; the CEL engine (a few hundred ms to import)
+    is loaded only once a schema has rules."""
+    if schema is None or not any(p.x_validations for p in schema.walk()):
+        return []
+    from .cel import validate_rules
+
+    return validate_rules(schema, obj, old)

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .cel import compile_error
 from .errors import (
     FieldError,
     child,
@@ -737,6 +736,8 @@ def _rule(rule: Any, path: str) -> list[FieldError]:
             )
         )
     if text and not errors:
+        from .cel import compile_error  # the CEL engine loads only once a CRD has rules
+
         failed = compile_error(text)
         if failed is not None:
             errors.append(
@@ -751,6 +752,8 @@ def _rule(rule: Any, path: str) -> list[FieldError]:
             )
         )
     elif rule.message_expression:
+        from .cel import compile_error
+
         failed = compile_error(rule.message_expression)
         if failed is not None:
             errors.append(
