@@ -53,7 +53,6 @@ _STRING = {"type": "string"}
 # Documents kube's generated components are copied from (apps/v1 has autoscaling/v1 Scale, the
 # body of a custom resource's scale subresource).
 _COMPONENT_SOURCES = ("apis/coordination.k8s.io/v1", "apis/autoscaling/v1", "apis/apps/v1")
-_CUSTOM_PACKAGES = {"kubevirt.io": "io.kubevirt"}
 # kube-apiserver's documents say "1.37", not the full release.
 _INFO_VERSION = f"{discovery.KUBE_MAJOR}.{discovery.KUBE_MINOR}"
 
@@ -85,8 +84,8 @@ def _documented(rt: ResourceType, v2: bool) -> tuple[dict[str, Any], dict[str, A
 
 
 def _custom_name(rt: ResourceType, kind: str) -> str:
-    prefix = _CUSTOM_PACKAGES.get(rt.group, ".".join(reversed(rt.group.split("."))))
-    return f"{prefix}.{rt.version}.{kind}"
+    """Definition name as apiextensions writes it: the group reversed (kubevirt.io: io.kubevirt)."""
+    return f"{'.'.join(reversed(rt.group.split('.')))}.{rt.version}.{kind}"
 
 
 # --- the built-in documents -------------------------------------------------------------------
