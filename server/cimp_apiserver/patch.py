@@ -69,10 +69,17 @@ _ORDER = "$setElementOrder/"
 class PatchError(Exception):
     """A patch that cannot be decoded (400) or applied (422, or 409 for a failed ``test``)."""
 
-    def __init__(self, message: str, code: int = 422) -> None:
+    def __init__(self, message: str, code: int = 422, *, causes: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        # False: kube answers with its generic text and empty details (the cause is lost).
+        self.causes = causes
+
+
+# What kube answers for an RFC 6902 patch that does not apply: ``NewGenericServerResponse``
+# of a 422 keeps none of the library's error text.
+JSON_PATCH_REJECTED = "the server rejected our request due to an error in our request"
 
 
 # --------------------------------------------------------------------------- merge patch
@@ -176,7 +183,17 @@ def _remove(doc: Any, tokens: list[str], path: str, op: str = "remove") -> tuple
 
 
 def apply_json_patch(doc: Any, operations: Any) -> Any:
-    """RFC 6902 on a copy of ``doc``. A malformed patch is 400, an inapplicable one 422."""
+    """RFC 6902 on a copy of ``doc``. A malformed patch is 400, an inapplicable one (an unknown
+    ``op`` included) kube's generic 422."""
+    try:
+        return _apply_json_patch(doc, operations)
+    except PatchError as err:
+        if err.code == 422 or err.message.startswith("Unexpected kind: "):
+            raise PatchError(JSON_PATCH_REJECTED, 422, causes=False) from None
+        raise
+
+
+def _apply_json_patch(doc: Any, operations: Any) -> Any:
     if not isinstance(operations, list):
         kind = "object" if isinstance(operations, dict) else "value"
         raise PatchError(

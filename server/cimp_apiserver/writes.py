@@ -114,6 +114,8 @@ def _success(rt: ResourceType | None = None, record: Record | None = None, code:
 
 
 def _patch_failure(err: PatchError) -> StatusError:
+    if err.code == 422 and not err.causes:
+        return StatusError(422, "Invalid", err.message, {})
     if err.code == 422:
         return StatusError(
             422,

@@ -376,3 +376,39 @@ def test_yaml_output_as_kube_writes_it(apiserver: Any) -> None:
     assert isinstance(text, str)
     assert text.startswith(_YAML_EXPECTED), text
     assert '  labels:\n    a: "true"\n    b: "1"\n' in text
+
+
+def test_json_patch_that_does_not_apply_is_a_generic_422(apiserver: Any) -> None:
+    """kube answers an RFC 6902 patch that fails to apply (a failed ``test``, a missing path,
+    an unknown ``op``) with ``NewGenericServerResponse``: the library's text is not kept."""
+    status, body = apiserver.request(
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        {"metadata": {"name": "jp"}, "data": {"z": "1"}},
+    )
+    assert status == 201, body
+    for patch in (
+        [{"op": "test", "path": "/data/z", "value": "9"}],
+        [{"op": "remove", "path": "/data/nope"}],
+        [{"op": "add", "path": "/nope/x", "value": "x"}],
+        [{"op": "bogus", "path": "/data"}],
+    ):
+        status, body = apiserver.request(
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/jp",
+            patch,
+            headers={"Content-Type": "application/json-patch+json"},
+        )
+        assert (status, body) == (
+            422,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": "the server rejected our request due to an error in our request",
+                "reason": "Invalid",
+                "details": {},
+                "code": 422,
+            },
+        ), patch
