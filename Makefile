@@ -29,10 +29,11 @@ $(BIN)/python: pyproject.toml server/pyproject.toml requirements-dev.lock | $(UV
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e . -e ./server
 	@touch $(BIN)/python
 
-# `make lock` rewrites the three lock files exactly as committed, header included (it names
+# `make lock` rewrites the three lock files exactly as committed (--no-cache: uv would reuse the
+# editable server's cached metadata and miss a new dependency), header included (it names
 # `make lock`, whatever uv binary and flags ran). requirements-build.lock pins the build
 # backend (pyproject's [build-system] requires) that the image build installs.
-LOCK_COMPILE = $(UV) pip compile -q --generate-hashes --python-version 3.11 \
+LOCK_COMPILE = $(UV) pip compile -q --no-cache --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock"
 # requirements.lock is what the image installs: the SDK and samples only, no server.
 LOCK_NO_EMIT = --no-emit-package constrained-impersonation --no-emit-package constrained-impersonation-server
