@@ -14,6 +14,8 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from .._backends import KUBEVIRT_CRD
+
 
 @pytest.fixture
 def shared(apiserver_class: Any, apiserver_backend: str, request: pytest.FixtureRequest) -> Any:
@@ -108,31 +110,13 @@ def test_nothing_a_test_wrote_reaches_the_next_one(shared: Any) -> None:
 
 def test_a_crd_gets_the_next_test_a_fresh_server(shared: Any) -> None:
     first = shared.acquire()
-    first.apply(
-        {
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": "widgets.example.com"},
-            "spec": {
-                "group": "example.com",
-                "scope": "Namespaced",
-                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-                "versions": [
-                    {
-                        "name": "v1",
-                        "served": True,
-                        "storage": True,
-                        "schema": {"openAPIV3Schema": {"type": "object"}},
-                    }
-                ],
-            },
-        }
-    )
+    first.apply(KUBEVIRT_CRD)
     url = first.url
     second = shared.acquire()
     assert second is not first and second.url != url
     status, _ = second.request(
-        "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
+        "GET",
+        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{KUBEVIRT_CRD['metadata']['name']}",
     )
     assert status == 404
 
