@@ -15,7 +15,6 @@ from aiohttp import web
 from . import corev1, kubelet, resources, scale
 from .bodies import Output, json_response, negotiate, raw_response
 from .context import RequestContext, get_context
-from .crd.served import method_not_supported
 from .hooks import Extensions
 from .listing import (
     ListOptions,
@@ -209,6 +208,8 @@ class RestHandler:
                 return await self.writes.update(request, ctx, target)
             if method == "PATCH":
                 return await self.writes.patch(request, ctx, target)
+            from .crd.served import method_not_supported  # loaded once a CRD is served
+
             raise method_not_supported(rt, method) or method_not_allowed()
         if sub == "finalize" and method == "PUT":
             return await self.writes.finalize(request, ctx, target)

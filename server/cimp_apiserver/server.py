@@ -39,11 +39,12 @@ from .hooks import AdmissionHook, Extensions, ReviewHandler
 from .impersonation import Impersonator
 from .kubevirt.aggregator import install as install_aggregation
 from .metrics import Registry
-from .podsecurity import PodSecurity, write_warnings
+from .podsecurity import admission_hook as pod_security
 from .reviews import REVIEW_HANDLERS
 from .status import StatusError
 from .storage import ADDED, open_store
 from .token_api import TokenEndpoints
+from .warnings import write_warnings
 
 __all__ = ["Server"]
 
@@ -239,7 +240,7 @@ class Server:
             NodeRestriction(self.get_object, authorize),
             taint_new_nodes_not_ready,
             PodTopologyLabels(self.get_object),
-            PodSecurity(self.store),  # validating: runs last, sees the validated object
+            pod_security(self.store),  # validating: runs last, sees the validated object
             RBACEscalation(authorize, rbac),
         ]
         app = build_app(

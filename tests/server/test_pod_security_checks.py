@@ -20,19 +20,13 @@ from aiohttp.test_utils import make_mocked_request
 
 from cimp_apiserver.context import RequestContext
 from cimp_apiserver.hooks import Admission
-from cimp_apiserver.podsecurity import (
-    Exemptions,
-    PodSecurity,
-    Policy,
-    Violation,
-    evaluate,
-    policy_to_evaluate,
-)
-from cimp_apiserver.podsecurity.api import LevelVersion, Version
-from cimp_apiserver.podsecurity.warnings import queued_warnings, recorded_headers
+from cimp_apiserver.podsecurity.admission import Exemptions, PodSecurity
+from cimp_apiserver.podsecurity.api import LevelVersion, Policy, Version, policy_to_evaluate
+from cimp_apiserver.podsecurity.checks import Violation, evaluate
 from cimp_apiserver.resources import ResourceType
 from cimp_apiserver.status import StatusError
 from cimp_apiserver.storage import MemoryStore
+from cimp_apiserver.warnings import queued_warnings, recorded_headers
 from constrained_impersonation.identity import Identity
 from constrained_impersonation.resolver import RequestInfo
 

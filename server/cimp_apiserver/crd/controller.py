@@ -16,7 +16,7 @@ import contextlib
 import copy
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -26,8 +26,10 @@ from ..resources import DEFAULT, Registry
 from ..status import StatusError
 from ..storage import Store, now_rfc3339
 from .definitions import CLEANUP_FINALIZER, CRD_GROUP, CRD_RESOURCE, set_condition
-from .model import Definition, Names
-from .served import CustomResourceType, build
+
+if TYPE_CHECKING:
+    from .model import Definition, Names
+    from .served import CustomResourceType
 
 __all__ = ["CRDController"]
 
@@ -88,6 +90,20 @@ def _api_service(name: str, group: str, version: str) -> Obj:
             ]
         },
     }
+
+
+# The CRD model and the served types load with the first CRD: a server without one does not
+# pay for them at start-up.
+def _parse(obj: Obj) -> Definition:
+    from .model import Definition
+
+    return Definition.parse(obj)
+
+
+def _build(crd: Definition, rv: int) -> list[CustomResourceType]:
+    from .served import build
+
+    return build(crd, rv)[1]
 
 
 def _names_equal(a: Names, b: Names) -> bool:
@@ -161,7 +177,7 @@ class CRDController:
         records = {r.name: r for r in self.store.list(CRD_GROUP, CRD_RESOURCE)[0]}
         for name in sorted(records):
             record = records[name]
-            crd = Definition.parse(record.obj)
+            crd = _parse(record.obj)
             if crd.deleting and CLEANUP_FINALIZER in (
                 record.obj.get("metadata", {}).get("finalizers") or ()
             ):
@@ -189,7 +205,7 @@ class CRDController:
         resources: set[str] = set()
         kinds: set[str] = set()
         for other in records.values():
-            other_crd = Definition.parse(other.obj)
+            other_crd = _parse(other.obj)
             if other_crd.group != crd.group:
                 continue
             accepted = other_crd.accepted
@@ -266,7 +282,7 @@ class CRDController:
     def _serve(self, records: dict[str, Any]) -> None:
         wanted: dict[str, _Serving] = {}
         for name, record in records.items():
-            crd = Definition.parse(record.obj)
+            crd = _parse(record.obj)
             if not crd.condition_true("Established") or not crd.accepted.plural:
                 continue
             if crd.group in _BUILTIN_GROUPS:
@@ -275,7 +291,7 @@ class CRDController:
             if current is not None and current.rv == record.rv:
                 wanted[name] = current
                 continue
-            _, types = build(crd, record.rv)
+            types = _build(crd, record.rv)
             status = record.obj.get("status") or {}
             shape = (record.obj.get("spec"), status.get("acceptedNames"))
             wanted[name] = _Serving(record.rv, types, shape)
@@ -313,7 +329,7 @@ class CRDController:
             return
         wanted: dict[str, tuple[str, str]] = {}
         for record in records.values():
-            crd = Definition.parse(record.obj)
+            crd = _parse(record.obj)
             if not crd.group:
                 continue
             for served in crd.versions:
@@ -393,7 +409,7 @@ class CRDController:
         group, plural = crd.group, crd.accepted.plural or crd.names.plural
         rt = serving.types[0] if serving and serving.types else None
         if rt is None:
-            _, types = build(crd, 0)
+            types = _build(crd, 0)
             rt = types[0] if types else None
         records, _ = self.store.list(group, plural)
         if rt is None:

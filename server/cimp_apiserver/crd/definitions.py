@@ -22,11 +22,9 @@ from ..resources import ResourceType
 from ..status import not_found
 from ..storage import Record, now_rfc3339
 from ..strategy import Cause
-from .errors import causes
-from .model import Definition, apply_v1_defaults
-from .served import require_resource_version
-from .tables import crd_table
-from .validation import validate_create, validate_update
+
+# The CRD model, its validation and table load with the first CRD written or listed, not at
+# start-up (see ``controller``): each method below imports what it uses.
 
 if TYPE_CHECKING:
     from ..handlers import Target
@@ -108,6 +106,7 @@ class DefinitionStrategy:
 
     def decode(self, rt: ResourceType, body: Obj, mode: str, patch: bool = False) -> list[str]:
         from ..writes import Writes
+        from .model import apply_v1_defaults
 
         Writes.check_type_meta(rt.kind, (rt.api_version,), body)
         warnings = Writes.decode_typed(rt.kind, rt.api_version, body, mode)
@@ -130,6 +129,8 @@ class DefinitionStrategy:
         }
 
     def prepare_update(self, rt: ResourceType, obj: Obj, old: Obj) -> None:
+        from .served import require_resource_version
+
         meta, old_meta = _meta(obj), old.get("metadata") or {}
         require_resource_version(rt, meta)
         for name in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -150,6 +151,8 @@ class DefinitionStrategy:
             stored_versions.append(stored)
 
     def prepare_status_update(self, rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+        from .served import require_resource_version
+
         require_resource_version(rt, _meta(obj))
         out = copy.deepcopy(obj)
         out["spec"] = copy.deepcopy(old.get("spec"))
@@ -162,6 +165,10 @@ class DefinitionStrategy:
     def validate(
         self, rt: ResourceType, obj: Obj, old: Obj | None = None, subresource: str = ""
     ) -> list[Cause]:
+        from .errors import causes
+        from .model import Definition
+        from .validation import validate_create, validate_update
+
         crd = Definition.parse(obj)
         if old is None:
             return causes(validate_create(crd))
@@ -196,6 +203,8 @@ class DefinitionStrategy:
     def table(
         self, rt: ResourceType, records: Sequence[Record], rv: str, include: str
     ) -> Obj | None:
+        from .tables import crd_table
+
         return crd_table(records, rv, include)
 
     def openapi(self, rt: ResourceType, v2: bool) -> tuple[Obj, Obj] | None:

@@ -32,6 +32,8 @@ from .. import objects
 from ..hooks import Admission
 from ..status import StatusError, forbidden_object, invalid, quote
 from ..storage import Store
+from ..warnings import add_warning
+from . import TEMPLATES
 from .api import (
     AUDIT_LABEL,
     AUDIT_VERSION_LABEL,
@@ -49,9 +51,8 @@ from .api import (
 )
 from .checks import Violation, evaluate, forbidden_detail
 from .pods import app_armor_version_skew
-from .warnings import add_warning
 
-__all__ = ["TEMPLATES", "Exemptions", "PodSecurity"]
+__all__ = ["Exemptions", "PodSecurity"]
 
 Obj = dict[str, Any]
 
@@ -59,17 +60,6 @@ Obj = dict[str, Any]
 _IGNORED_POD_SUBRESOURCES = frozenset(
     {"exec", "attach", "binding", "eviction", "log", "portforward", "proxy", "status"}
 )
-# (group, resource) → the path from the object to its pod template (kube's PodSpecExtractor).
-TEMPLATES: Mapping[tuple[str, str], tuple[str, ...]] = {
-    ("", "replicationcontrollers"): ("spec", "template"),
-    ("", "podtemplates"): ("template",),
-    ("apps", "replicasets"): ("spec", "template"),
-    ("apps", "deployments"): ("spec", "template"),
-    ("apps", "statefulsets"): ("spec", "template"),
-    ("apps", "daemonsets"): ("spec", "template"),
-    ("batch", "jobs"): ("spec", "template"),
-    ("batch", "cronjobs"): ("spec", "jobTemplate", "spec", "template"),
-}
 # Templates kube types as a pointer (absent: nothing to check); the others are values.
 _OPTIONAL_TEMPLATES = frozenset({("", "replicationcontrollers")})
 _MAX_PODS_TO_CHECK = 3000

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..warnings import add_warning
 from .checks import APP_ARMOR_ANNOTATION_PREFIX
-from .warnings import add_warning
 
 __all__ = ["app_armor_version_skew"]
 

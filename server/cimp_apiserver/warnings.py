@@ -15,7 +15,7 @@ from aiohttp import web
 
 __all__ = ["add_warning", "queued_warnings", "recorded_headers", "write_warnings"]
 
-_WARNINGS: web.RequestKey[list[str]] = web.RequestKey("cimp.podsecurity.warnings", list)
+_WARNINGS: web.RequestKey[list[str]] = web.RequestKey("cimp.warnings", list)
 _TOTAL_RUNES = 4 * 1024
 _ITEM_RUNES = 256
 _SENT = re.compile(r'299 - "((?:[^"\\]|\\.)*)"')
