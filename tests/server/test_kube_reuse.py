@@ -2,12 +2,15 @@
 
 Each test drives the worker's shared server the way two consecutive tests would (acquire,
 write, acquire again) and checks that nothing of the first reaches the second: objects,
-users, RBAC grants, Node authorizer edges, audit events, edits to bootstrap objects. What a
-reset cannot undo reliably (a CRD) must get the next test a fresh server instead.
+users, RBAC grants, Node authorizer edges, audit events, edits to bootstrap objects, CRDs and
+their objects. What a reset cannot undo reliably (an admission webhook) must get the next test
+a fresh server instead.
 """
 
 from __future__ import annotations
 
+import copy
+import time
 from typing import Any
 
 import pytest
@@ -108,17 +111,74 @@ def test_nothing_a_test_wrote_reaches_the_next_one(shared: Any) -> None:
     assert rbac.read_cluster_role_binding("system:discovery").subjects
 
 
-def test_a_crd_gets_the_next_test_a_fresh_server(shared: Any) -> None:
+def test_a_crd_and_its_objects_are_forgotten_without_a_new_server(shared: Any) -> None:
     first = shared.acquire()
     first.apply(KUBEVIRT_CRD)
+    vmis = "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances"
+    vmi = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance"}
+    status, body = first.request("POST", vmis, {**vmi, "metadata": {"name": "old"}})
+    assert status == 201, body
+    url = first.url
+
+    second = shared.acquire()
+    assert second.url == url, shared.last_replaced  # the same kube-apiserver, reset
+    name = KUBEVIRT_CRD["metadata"]["name"]
+    crd_path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+    assert second.request("GET", crd_path)[0] == 404
+    assert second.request("GET", "/apis/kubevirt.io/v1")[0] == 404
+    assert (
+        second.request("GET", "/apis/apiregistration.k8s.io/v1/apiservices/v1.kubevirt.io")[0]
+        == 404
+    )
+    # The same CRD again, with a short name the first one did not have: names accepted,
+    # served at once, and none of the first test's objects come back.
+    again = copy.deepcopy(KUBEVIRT_CRD)
+    again["spec"]["names"]["shortNames"] = ["vmi", "vmis", "cimpvmi"]
+    second.apply(again)
+    for _ in range(100):
+        status, body = second.request("GET", crd_path)
+        conditions = {c["type"]: c["status"] for c in body["status"].get("conditions") or ()}
+        if conditions.get("Established") == "True":
+            break
+        time.sleep(0.05)
+    assert conditions == {"NamesAccepted": "True", "Established": "True"}
+    assert "cimpvmi" in body["status"]["acceptedNames"]["shortNames"]
+    status, body = second.request("GET", vmis)
+    assert status == 200, body
+    assert body["items"] == []
+
+
+def test_an_admission_webhook_gets_the_next_test_a_fresh_server(shared: Any) -> None:
+    first = shared.acquire()
+    first.apply(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "cimp-reuse"},
+            "webhooks": [
+                {
+                    "name": "deny.cimp.example.com",
+                    "clientConfig": {"url": "https://127.0.0.1:9/validate"},
+                    "rules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["configmaps"],
+                        }
+                    ],
+                    "namespaceSelector": {"matchLabels": {"never": "matches"}},
+                    "sideEffects": "None",
+                    "admissionReviewVersions": ["v1"],
+                }
+            ],
+        }
+    )
     url = first.url
     second = shared.acquire()
     assert second is not first and second.url != url
-    status, _ = second.request(
-        "GET",
-        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{KUBEVIRT_CRD['metadata']['name']}",
-    )
-    assert status == 404
+    path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/cimp-reuse"
+    assert second.request("GET", path)[0] == 404
 
 
 def test_a_server_a_test_stopped_is_replaced(shared: Any) -> None:

@@ -6,10 +6,12 @@ each test, rewrites etcd to the snapshot taken after start-up: keys a test creat
 keys it changed or deleted are written back. kube-apiserver watches etcd, so its caches and
 informers see those writes as ordinary events.
 
-Only what informers settle quickly, and what the harness can wait for, is reset this way. A
-test that touched anything kube-apiserver also keeps in memory where no barrier can see it
-(CRDs and the APIs they serve, APIServices, admission webhooks and policies, quotas, limit
-ranges, priority, runtime and storage classes, DRA objects, volume attachments, the bootstrap
+Only what informers settle quickly, and what the harness can wait for, is reset this way. CRDs
+a test created are forgotten too: their keys, their objects' and the APIServices kube
+registered for them go, and the harness waits until kube stops serving their group versions.
+A test that touched anything else kube-apiserver also keeps in memory where no barrier can see
+it (APIServices of aggregated APIs, admission webhooks and policies, quotas, limit ranges,
+priority, runtime and storage classes, DRA objects, volume attachments, the bootstrap
 namespaces) gets a fresh server instead. Classification is by etcd key, so it sees what was
 actually written, whoever wrote it.
 """
@@ -19,11 +21,19 @@ from __future__ import annotations
 import base64
 import json
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Diff", "EtcdKV", "Snapshot", "diff", "needs_fresh_server"]
+__all__ = [
+    "APISERVICES",
+    "CRDS",
+    "Diff",
+    "EtcdKV",
+    "Snapshot",
+    "diff",
+    "needs_fresh_server",
+]
 
 _ROOT = "/registry/"
 
@@ -38,6 +48,9 @@ _STATUS_OWNED = (
     "/registry/flowschemas/",
     "/registry/prioritylevelconfigurations/",
 )
+
+CRDS = "/registry/apiextensions.k8s.io/customresourcedefinitions/"
+APISERVICES = "/registry/apiregistration.k8s.io/apiservices/"
 
 # State that kube-apiserver caches where the harness cannot wait for it: any change here and
 # the next test gets a fresh server.
@@ -172,9 +185,15 @@ def diff(snapshot: Snapshot, now: Mapping[str, EtcdKV]) -> Diff:
     return result
 
 
-def needs_fresh_server(changes: Diff) -> str | None:
-    """Why a reset cannot stand in for a fresh server after ``changes``, or None."""
+def needs_fresh_server(changes: Diff, forgettable: Collection[str] = ()) -> str | None:
+    """Why a reset cannot stand in for a fresh server after ``changes``, or None.
+
+    ``forgettable``: created keys the caller knows how to wait for (the CRDs a test created
+    and the APIServices kube registered for them).
+    """
     for key in changes.touched:
+        if key in forgettable and key in changes.created:
+            continue
         if key.startswith(_NEEDS_FRESH) or key in _BOOTSTRAP_NAMESPACES:
             return key
     return None

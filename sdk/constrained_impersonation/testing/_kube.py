@@ -51,7 +51,16 @@ from .._private_files import create_private, private_dir, write_private
 from ..identity import Identity
 from ._assets import KUBE_VERSION, KubeAssets, find_assets
 from ._client import ClientSide
-from ._etcd_reset import Etcd, Snapshot, diff, needs_fresh_server
+from ._etcd_reset import (
+    APISERVICES,
+    CRDS,
+    Diff,
+    Etcd,
+    EtcdKV,
+    Snapshot,
+    diff,
+    needs_fresh_server,
+)
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -203,6 +212,7 @@ class KubeAPIServer(ClientSide):
         self._clients: list[ApiClient] = []
         self._etcd_ports = (0, 0)
         self._snapshot: Snapshot | None = None
+        self._builtin_groups: frozenset[str] = frozenset()
         self._audit_from = (0, "")  # (byte offset, requestReceivedTimestamp) after a reset
 
     # ------------------------------------------------------------------ lifecycle
@@ -526,6 +536,12 @@ class KubeAPIServer(ClientSide):
                 )
             time.sleep(0.05)
         self._snapshot = Snapshot(keys)
+        status, body = self.request("GET", "/apis")
+        if status != 200:
+            raise KubeAPIServerError(f"listing API groups for a snapshot: {status} {body}")
+        # kube's own handlers answer every version of a built-in group, so a CRD there is
+        # never served: nothing to wait for when it goes.
+        self._builtin_groups = frozenset({""} | {str(g["name"]) for g in body["groups"]})
 
     def _reset(self) -> str | None:
         """Bring the server back to its state right after start-up, for the next test.
@@ -540,7 +556,12 @@ class KubeAPIServer(ClientSide):
         self._close_clients()
         etcd = Etcd(self._etcd_ports[0])
         changes = diff(self._snapshot, etcd.read(values=False))
-        reason = needs_fresh_server(changes)
+        crds = self._created_crds(changes.created)
+        if crds is None:
+            return "the last test created a CRD the API does not list"
+        forgettable = set(crds)
+        forgettable |= {f"{APISERVICES}{v}.{g}" for gvrs in crds.values() for g, v, _ in gvrs}
+        reason = needs_fresh_server(changes, forgettable)
         if reason is not None:
             return f"the last test wrote {reason}"
         node_pods = (
@@ -553,8 +574,7 @@ class KubeAPIServer(ClientSide):
             self._webhook.users.clear()
         self._save_users()
         if changes:
-            restore = changes.changed + changes.deleted
-            etcd.apply(changes.created, {k: self._snapshot.keys[k].value for k in restore})
+            self._restore(etcd, changes)
             if any(
                 k.startswith("/registry/clusterrole") or k.startswith("/registry/role")
                 for k in changes.touched
@@ -566,6 +586,10 @@ class KubeAPIServer(ClientSide):
                 status, body = self.request("GET", "/api/v1/namespaces")
                 if status != 200:
                     raise KubeAPIServerError(f"listing namespaces for a reset: {status} {body}")
+            if crds:
+                reason = self._forget_crds(etcd, crds, forgettable)
+                if reason is not None:
+                    return reason
             for namespace, name, node in node_pods:
                 self._wait_denied(
                     {
@@ -582,6 +606,73 @@ class KubeAPIServer(ClientSide):
         size = self._audit_log.stat().st_size if self._audit_log.exists() else 0
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._audit_from = (size, now)
+        return None
+
+    def _restore(self, etcd: Etcd, changes: Diff) -> None:
+        """Undo ``changes`` in etcd; the snapshot then records the revisions the restored keys
+        have now, so the next reset sees them as untouched."""
+        assert self._snapshot is not None
+        keys = self._snapshot.keys
+        restore = changes.changed + changes.deleted
+        etcd.apply(changes.created, {k: keys[k].value for k in restore})
+        if restore:
+            now = etcd.read(values=False)
+            for key in restore:
+                if key in now:
+                    keys[key] = EtcdKV(now[key].mod_revision, keys[key].value)
+
+    def _created_crds(self, created: list[str]) -> dict[str, list[tuple[str, str, str]]] | None:
+        """The CRDs among ``created`` (etcd key -> their group versions), read through the API
+        and plurals, read through the API (etcd holds them in protobuf); None when one is not
+        listed."""
+        keys = [k for k in created if k.startswith(CRDS)]
+        if not keys:
+            return {}
+        status, body = self.request(
+            "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        )
+        if status != 200:
+            raise KubeAPIServerError(f"listing CRDs for a reset: {status} {body}")
+        listed: dict[str, list[tuple[str, str, str]]] = {}
+        for crd in body.get("items") or []:
+            spec = crd.get("spec") or {}
+            group = str(spec.get("group") or "")
+            plural = str((spec.get("names") or {}).get("plural") or "")
+            versions = [str(v.get("name")) for v in spec.get("versions") or []]
+            listed[CRDS + str(crd["metadata"]["name"])] = [(group, v, plural) for v in versions]
+        if any(k not in listed for k in keys):
+            return None
+        return {k: listed[k] for k in keys}
+
+    def _forget_crds(
+        self, etcd: Etcd, crds: dict[str, list[tuple[str, str, str]]], forgettable: set[str]
+    ) -> str | None:
+        """After the CRDs' keys are gone: wait until kube serves none of their group versions
+        and its controllers stop re-creating the APIServices they registered (the autoregister
+        controller puts one back until it has seen the CRD go), or say why not."""
+        assert self._snapshot is not None
+        deadline = time.monotonic() + 10.0
+        for group, version, plural in sorted({gvr for gvrs in crds.values() for gvr in gvrs}):
+            if group in self._builtin_groups:
+                continue
+            while self._lists(f"/apis/{group}/{version}", plural):
+                if time.monotonic() > deadline:
+                    return f"kube still serves {plural}.{group}/{version} 10 s after its CRD went"
+                time.sleep(0.02)
+        quiet = 0
+        while quiet < 3:  # three clean reads 50 ms apart: nothing left, nothing coming back
+            left = diff(self._snapshot, etcd.read(values=False))
+            if not left:
+                quiet += 1
+            else:
+                quiet = 0
+                reason = needs_fresh_server(left, forgettable)
+                if reason is not None:
+                    return f"the last test's CRDs left {reason}"
+                self._restore(etcd, left)
+            if time.monotonic() > deadline:
+                return f"kube kept re-creating what the last test's CRDs registered: {left}"
+            time.sleep(0.05)
         return None
 
     def _node_bound_pods(self) -> list[tuple[str, str, str]]:
@@ -611,6 +702,9 @@ class KubeAPIServer(ClientSide):
         if kinds & {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}:
             self._rbac_barrier()
         for obj in stored:
+            if obj.get("kind") == "CustomResourceDefinition":
+                self._wait_served(obj)
+        for obj in stored:
             node = (obj.get("spec") or {}).get("nodeName") if obj.get("kind") == "Pod" else None
             if node:
                 meta = obj["metadata"]
@@ -626,6 +720,35 @@ class KubeAPIServer(ClientSide):
                         },
                     }
                 )
+
+    def _lists(self, path: str, plural: str) -> bool:
+        """Whether the discovery document at ``path`` (a group version) names ``plural``."""
+        status, body = self.request("GET", path)
+        if status != 200 or not isinstance(body, dict):
+            return False
+        return any(r.get("name") == plural for r in body.get("resources") or ())
+
+    def _wait_served(self, crd: dict[str, Any], timeout: float = 10.0) -> None:
+        """Wait until discovery lists a CRD's resource in each served version and a list of it
+        answers (as envtest does): kube serves a new or changed CRD a moment after storing it."""
+        spec = crd.get("spec") or {}
+        plural = str((spec.get("names") or {}).get("plural") or "")
+        deadline = time.monotonic() + timeout
+        for version in spec.get("versions") or ():
+            if not version.get("served"):
+                continue
+            path = f"/apis/{spec.get('group')}/{version.get('name')}"
+            while True:
+                # Listed, and its storage ready: kube answers 429 while a CRD's watch cache
+                # (re)initializes.
+                listable = self._lists(path, plural)
+                if listable and self.request("GET", f"{path}/{plural}?limit=1")[0] != 429:
+                    break
+                if time.monotonic() > deadline:
+                    raise KubeAPIServerError(
+                        f"CRD {crd['metadata']['name']} not served at {path} after {timeout:.0f} s"
+                    )
+                time.sleep(0.02)
 
     def _wait_allowed(self, spec: dict[str, Any], timeout: float = 10.0) -> None:
         self._wait_decision(spec, True, timeout)

@@ -107,6 +107,7 @@ class _SharedKube:
     def __init__(self, factory: Callable[..., Any]) -> None:
         self._factory = factory
         self._server: Any = None
+        self.last_replaced = ""  # why the last server was replaced (for tests of the reset)
 
     def acquire(self) -> Any:
         if self._server is not None:
@@ -115,6 +116,7 @@ class _SharedKube:
             except Exception as exc:  # a reset that fails for any reason: a fresh server
                 reason = str(exc)
             if reason is not None:
+                self.last_replaced = reason
                 self.close()
         if self._server is None:
             server = self._factory()
