@@ -267,7 +267,11 @@ def _processes_under(directory: Path) -> list[int]:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether a new server can listen on ``port``. Like kube-apiserver, etcd and aiohttp,
+    it sets SO_REUSEADDR: connections of a killed server linger in TIME_WAIT, owned by no
+    process, and do not keep a listener off the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
