@@ -253,6 +253,8 @@ def _error_text(err: Exception) -> str:
 def _unsupported(err: Exception) -> bool:
     """A function kube's libraries have and this engine lacks (``quantity``, ``url``,
     ``format``, ...): the rule is not enforced rather than refusing what kube accepts."""
+    if isinstance(err, CELParseError):
+        return True  # syntax cel-python lacks (``.?``, backquoted names) that kube accepted
     args: tuple[Any, ...] = tuple(getattr(err, "args", ()))
     return bool(args) and str(args[0]).startswith("undeclared reference to ")
 

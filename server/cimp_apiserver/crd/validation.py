@@ -28,7 +28,7 @@ from .errors import (
 )
 from .meta import dns1035_label_errors, dns1123_subdomain_errors, object_meta_errors, subdomain_name
 from .model import Column, Definition, Internal, Names
-from .props import Props, _Struct
+from .props import Props
 from .structural import new_structural_error, validate_defaults, validate_structural
 
 __all__ = ["validate_create", "validate_status_update", "validate_update"]
@@ -128,6 +128,10 @@ def _spec_has(crd: Definition, predicate: Any) -> bool:
 
 def _has_defaults(props: Props) -> bool:
     return any(p.has_default for p in props.walk())
+
+
+def _has_rules(props: Props) -> bool:
+    return any(p.x_validations for p in props.walk())
 
 
 def _has_extensions(props: Props) -> bool:
@@ -449,15 +453,23 @@ def _validation(
     if schema.nullable:
         errors.append(forbidden(child(root, "nullable"), "nullable cannot be true at the root"))
     init_errors: list[FieldError] = []
+    rules_compile = False
     if opts.require_structural:
         error = new_structural_error(schema)
         if error is not None:
             init_errors.append(invalid(root, "", error))
         elif structural := validate_structural(root, schema):
             errors.extend(structural)
+        elif defaults := validate_defaults(root, schema):
+            errors.extend(defaults)
         else:
-            errors.extend(validate_defaults(root, schema))
-    errors.extend(_openapi(schema, root, _Context(), is_root=True))
+            rules_compile = True  # kube compiles the rules of a valid structural schema only
+    schema_errors = _openapi(schema, root, _Context(), is_root=True)
+    errors.extend(schema_errors)
+    if rules_compile and _has_rules(schema):
+        from .cel_crd import rule_errors  # the CEL compiler loads only once a CRD has rules
+
+        errors.extend(rule_errors(schema, root, schema_errors))
     if not errors and init_errors:
         errors.extend(init_errors)
     del crd
@@ -735,34 +747,12 @@ def _rule(rule: Any, path: str) -> list[FieldError]:
                 child(path, "message"), "message must be specified if rule contains line breaks"
             )
         )
-    if text and not errors:
-        from .cel import compile_error  # the CEL engine loads only once a CRD has rules
-
-        failed = compile_error(text)
-        if failed is not None:
-            errors.append(
-                invalid(
-                    child(path, "rule"), _Struct(rule.go_fields()), f"compilation failed: {failed}"
-                )
-            )
     if rule.message_expression and not rule.message_expression.strip():
         errors.append(
             required(
                 child(path, "messageExpression"), "messageExpression must be non-empty if specified"
             )
         )
-    elif rule.message_expression:
-        from .cel import compile_error
-
-        failed = compile_error(rule.message_expression)
-        if failed is not None:
-            errors.append(
-                invalid(
-                    child(path, "messageExpression"),
-                    _Struct(rule.go_fields()),
-                    f"messageExpression compilation failed: {failed}",
-                )
-            )
     if rule.reason is not None and rule.reason not in _REASONS:
         errors.append(not_supported(child(path, "reason"), rule.reason, list(_REASONS)))
     if rule.field_path and not rule.field_path.strip():
