@@ -52,6 +52,21 @@ def _valid_regex(pattern: str) -> bool:
     return True
 
 
+def _inside_format(expr: Expr) -> set[int]:
+    """Ids of the expressions below a ``format`` call."""
+    out: set[int] = set()
+
+    def walk(e: Expr, inside: bool) -> None:
+        if inside:
+            out.add(e.id)
+        now = inside or (isinstance(e, Call) and e.function == "format")
+        for c in children(e):
+            walk(c, now)
+
+    walk(expr, False)
+    return out
+
+
 def _validate(expr: Expr, checked: Checked, issues: Issues, offsets: dict[int, int]) -> None:
     """cel-go's ``ValidateDurationLiterals``, ``ValidateTimestampLiterals``,
     ``ValidateRegexLiterals`` and ``ValidateHomogeneousAggregateLiterals``."""
@@ -76,7 +91,10 @@ def _validate(expr: Expr, checked: Checked, issues: Issues, offsets: dict[int, i
                 ok = -62135596800 <= value <= 253402300799
             if not ok:
                 issues.report(offsets.get(arg.id), f"invalid {what} argument")
+    exempt = _inside_format(expr)
     for e in nodes:
+        if e.id in exempt:
+            continue  # the strings extension exempts format()'s arguments
         if isinstance(e, ListExpr):
             elem: t.Type | None = None
             for i, item in enumerate(e.elements):

@@ -36,7 +36,7 @@ from ..status import (
 )
 from ..storage import Record, now_rfc3339
 from ..strategy import Cause
-from .errors import TYPE_INVALID, FieldError, causes, duplicate, index, key, patch_invalid
+from .errors import FieldError, causes, duplicate, index, key, patch_invalid
 from .errors import invalid as field_invalid
 from .goformat import go_json, go_value, normalize_numbers, quote
 from .meta import object_meta_errors, subdomain_name
@@ -400,15 +400,13 @@ class CustomResourceStrategy:
             if status_schema is not None and "status" in obj:
                 found = validate_value(status_schema, obj["status"], "status")
                 errors.extend(ratchet(found, obj["status"], old.get("status"), "status"))
-                if not any(e.type == TYPE_INVALID for e in found):
-                    errors.extend(_rule_errors(schema, obj, old))
+                errors.extend(_rule_errors(schema, obj, old, errors))
         elif schema is not None:
             found = validate_value(schema, obj)
             if old is not None:
                 found = ratchet(found, obj, old)
             errors.extend(found)
-            if not any(e.type == TYPE_INVALID for e in found):
-                errors.extend(_rule_errors(schema, obj, old))
+            errors.extend(_rule_errors(schema, obj, old, errors))
         scale = version.scale
         if scale is not None:
             if not status:
@@ -608,11 +606,14 @@ def _list_type_errors(schema: Props | None, value: Any, path: str) -> list[Field
     return errors
 
 
-def _rule_errors(schema: Props | None, obj: Obj, old: Obj | None) -> list[FieldError]:
-    """The ``x-kubernetes-validations`` failures; the CEL engine (a few hundred ms to import)
-    is loaded only once a schema has rules."""
+def _rule_errors(
+    schema: Props | None, obj: Obj, old: Obj | None, errors: list[FieldError]
+) -> list[FieldError]:
+    """The ``x-kubernetes-validations`` failures (none run past a blocking schema error, as
+    kube's strategy); the CEL engine is loaded only once a schema has rules."""
     if schema is None or not any(p.x_validations for p in schema.walk()):
         return []
-    from .cel import validate_rules
+    from .cel import blocking_error, validate_rules
 
-    return validate_rules(schema, obj, old)
+    blocked = blocking_error(errors)
+    return [blocked] if blocked is not None else validate_rules(schema, obj, old)

@@ -1,0 +1,245 @@
+"""Evaluate a checked CEL expression as cel-go's interpreter does: strict functions raise
+:class:`~.cel_values.EvalError`; ``&&``/``||`` absorb an error when the other side decides;
+comprehensions keep an error in their accumulator until a later step absorbs or returns it;
+``has()``, optional selection and optional indexing never fail on a missing field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .cel_ast import Call, Comp, Expr, Ident, ListExpr, Literal, MapExpr, Select, StructExpr
+from .cel_check import Checked
+from .cel_decl import RESERVED
+from .cel_decls import IDENTS
+from .cel_lib import FUNCTIONS
+from .cel_values import NONE, CelType, EvalError, Optional, map_get, no_overload
+
+__all__ = ["evaluate"]
+
+
+@dataclass
+class _ErrVal:
+    """An error held as a value (in a comprehension's accumulator)."""
+
+    error: EvalError
+
+
+class _Scope:
+    __slots__ = ("parent", "vars")
+
+    def __init__(self, vars: dict[str, Any], parent: _Scope | None = None) -> None:
+        self.vars = vars
+        self.parent = parent
+
+    def find(self, name: str) -> tuple[bool, Any]:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.vars:
+                return True, scope.vars[name]
+            scope = scope.parent
+        return False, None
+
+
+_SUM_ZERO: dict[str, Any] = {}
+
+
+def _type_value(name: str) -> CelType:
+    t = IDENTS[name].params[0]
+    return CelType(t.name)
+
+
+class _Interpreter:
+    def __init__(self, checked: Checked, functions: dict[str, Any]) -> None:
+        self.checked = checked
+        self.functions = functions
+
+    def eval(self, e: Expr, scope: _Scope) -> Any:
+        if isinstance(e, Literal):
+            return e.value
+        if isinstance(e, Ident):
+            return self.ident(e, scope)
+        if isinstance(e, Select):
+            return self.select(e, scope)
+        if isinstance(e, Call):
+            return self.call(e, scope)
+        if isinstance(e, ListExpr):
+            out = []
+            for i, item in enumerate(e.elements):
+                v = self.eval(item, scope)
+                if i in e.optional_indices:
+                    if not isinstance(v, Optional):
+                        raise no_overload()
+                    if v.present:
+                        out.append(v.value)
+                    continue
+                out.append(v)
+            return out
+        if isinstance(e, MapExpr):
+            m: dict[Any, Any] = {}
+            for entry in e.entries:
+                assert isinstance(entry.key, Expr)
+                k = self.eval(entry.key, scope)
+                v = self.eval(entry.value, scope)
+                if entry.optional:
+                    if not isinstance(v, Optional):
+                        raise no_overload()
+                    if not v.present:
+                        continue
+                    v = v.value
+                if isinstance(k, (float, list, dict)) or k is None:
+                    raise EvalError(f"unsupported key type: {type(k).__name__}")
+                if map_get(m, k)[0]:
+                    raise EvalError(f"Failed with repeated key: {k}")
+                m[k] = v
+            return m
+        if isinstance(e, Comp):
+            return self.comprehension(e, scope)
+        assert isinstance(e, StructExpr)
+        raise no_overload()
+
+    def ident(self, e: Ident, scope: _Scope) -> Any:
+        found, value = scope.find(e.name)
+        if found and not e.name.startswith("."):
+            if isinstance(value, _ErrVal):
+                raise value.error
+            return value
+        name = self.checked.idents.get(e.id, e.name.lstrip("."))
+        found, value = scope.find(name)
+        if found:
+            return value
+        if name in IDENTS:
+            return _type_value(name)
+        raise EvalError(f"no such attribute(s): {name}")
+
+    def field(self, operand: Any, name: str) -> tuple[bool, Any]:
+        if isinstance(operand, dict):
+            found, value = map_get(operand, name)
+            if not found and name in RESERVED:
+                found, value = map_get(operand, f"__{name}__")
+            return found, value
+        raise no_overload()
+
+    def select(self, e: Select, scope: _Scope) -> Any:
+        qualified = self.checked.qualified.get(e.id)
+        if qualified is not None:
+            found, value = scope.find(qualified)
+            return value if found else _type_value(qualified)
+        operand = self.eval(e.operand, scope)
+        if isinstance(operand, Optional):
+            if not operand.present:
+                return False if e.test_only else NONE
+            found, value = self.field(operand.value, e.field)
+            if e.test_only:
+                return found
+            return Optional(value, True) if found else NONE
+        found, value = self.field(operand, e.field)
+        if e.test_only:
+            return found
+        if not found:
+            raise EvalError(f"no such key: {e.field}")
+        return value
+
+    def call(self, e: Call, scope: _Scope) -> Any:
+        fn = e.function
+        if fn in ("_&&_", "_||_"):
+            return self.logic(e, scope, fn == "_&&_")
+        if fn == "_?_:_":
+            cond = self.eval(e.args[0], scope)
+            if not isinstance(cond, bool):
+                raise no_overload()
+            return self.eval(e.args[1] if cond else e.args[2], scope)
+        if fn == "@not_strictly_false":
+            try:
+                v = self.eval(e.args[0], scope)
+            except EvalError:
+                return True
+            return v if isinstance(v, bool) else True
+        if fn == "_?._":
+            operand = self.eval(e.args[0], scope)
+            name = e.args[1]
+            assert isinstance(name, Literal)
+            if isinstance(operand, Optional):
+                if not operand.present:
+                    return NONE
+                operand = operand.value
+            found, value = self.field(operand, str(name.value))
+            return Optional(value, True) if found else NONE
+        namespaced = self.checked.namespaced.get(e.id)
+        if namespaced is not None:
+            fn = namespaced
+            args = [self.eval(a, scope) for a in e.args]
+        else:
+            args = [self.eval(a, scope) for a in e.args]
+            if e.target is not None:
+                args.insert(0, self.eval(e.target, scope))
+        impl = self.functions.get(fn.lstrip("."))
+        if impl is None:
+            raise EvalError(f"no such overload: {fn}")
+        if fn == "sum":
+            ids = self.checked.overloads.get(e.id, [])
+            return impl(*args, _zero_for(ids))
+        return impl(*args)
+
+    def logic(self, e: Call, scope: _Scope, is_and: bool) -> Any:
+        decisive = not is_and  # false decides &&, true decides ||
+        err: EvalError | None = None
+        for arg in e.args:
+            try:
+                v = self.eval(arg, scope)
+            except EvalError as ex:
+                err = err or ex
+                continue
+            if not isinstance(v, bool):
+                err = err or no_overload()
+                continue
+            if v is decisive:
+                return decisive
+        if err is not None:
+            raise err
+        return not decisive
+
+    def comprehension(self, e: Comp, scope: _Scope) -> Any:
+        rng = self.eval(e.iter_range, scope)
+        if isinstance(rng, list):
+            pairs = list(enumerate(rng)) if e.iter_var2 else [(v, None) for v in rng]
+        elif isinstance(rng, dict):
+            pairs = list(rng.items()) if e.iter_var2 else [(k, None) for k in rng]
+        else:
+            raise no_overload()
+        accu = self.eval(e.accu_init, scope)
+        for first, second in pairs:
+            loop_vars: dict[str, Any] = {e.iter_var: first, e.accu_var: accu}
+            if e.iter_var2:
+                loop_vars[e.iter_var2] = second
+            inner = _Scope(loop_vars, scope)
+            cond = self.eval(e.loop_condition, inner)
+            if cond is False:
+                break
+            try:
+                accu = self.eval(e.loop_step, inner)
+            except EvalError as err:
+                accu = _ErrVal(err)
+        return self.eval(e.result, _Scope({e.accu_var: accu}, scope))
+
+
+def _zero_for(overload_ids: list[str]) -> Any:
+    from .cel_ast import UInt
+    from .cel_time import Duration
+
+    for oid in overload_ids:
+        if oid.startswith("list_uint"):
+            return UInt(0)
+        if oid.startswith("list_double"):
+            return 0.0
+        if oid.startswith("list_duration"):
+            return Duration(0)
+    return 0
+
+
+def evaluate(
+    expr: Expr, checked: Checked, variables: dict[str, Any], functions: dict[str, Any] | None
+) -> Any:
+    """The value of ``expr`` with ``variables`` bound (raises :class:`EvalError`)."""
+    interp = _Interpreter(checked, functions if functions is not None else FUNCTIONS)
+    return interp.eval(expr, _Scope(dict(variables)))
