@@ -14,6 +14,7 @@ from .cel_decl import DeclType
 from .cel_parse import Parsed, parse
 from .cel_regex import RegexError, compile_re2
 from .cel_source import Issues
+from .cel_strformat import check_format_calls
 from .cel_time import CelTimeError, parse_duration, parse_timestamp
 
 __all__ = ["Compiled", "compile_expr"]
@@ -91,6 +92,7 @@ def _validate(expr: Expr, checked: Checked, issues: Issues, offsets: dict[int, i
                 ok = -62135596800 <= value <= 253402300799
             if not ok:
                 issues.report(offsets.get(arg.id), f"invalid {what} argument")
+    check_format_calls(expr, checked, issues, offsets)
     exempt = _inside_format(expr)
     for e in nodes:
         if e.id in exempt:

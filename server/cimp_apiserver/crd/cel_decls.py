@@ -247,7 +247,7 @@ def _spec() -> str:
         # quantity
         "quantity string_to_quantity (string) -> kubernetes.Quantity",
         "isQuantity is_quantity_string (string) -> bool",
-        "sign quantity_sign kubernetes.Quantity.() -> int",
+        "sign quantity_sign (kubernetes.Quantity) -> int",
         "isGreaterThan quantity_is_greater_than kubernetes.Quantity.(kubernetes.Quantity) -> bool",
         "isLessThan quantity_is_less_than kubernetes.Quantity.(kubernetes.Quantity) -> bool",
         "compareTo quantity_compare_to kubernetes.Quantity.(kubernetes.Quantity) -> int",

@@ -15,6 +15,7 @@ from typing import Any
 
 from .cel_ast import UInt
 from .cel_regex import RegexError, compile_re2
+from .cel_strformat import string_format
 from .cel_time import (
     CelTimeError,
     Duration,
@@ -659,13 +660,15 @@ def _time_getter(name: str) -> Callable[..., int]:
         if isinstance(v, Duration):
             if tz is not None:
                 raise no_overload()
-            ns = v.ns
-            whole = {"getHours": 3600 * _NS, "getMinutes": 60 * _NS, "getSeconds": _NS}
-            if name in whole:
-                return int(ns / whole[name])
-            if name == "getMilliseconds":
-                return int((ns % (_NS if ns >= 0 else -_NS)) / 1_000_000)
-            raise no_overload()
+            unit = {
+                "getHours": 3600 * _NS,
+                "getMinutes": 60 * _NS,
+                "getSeconds": _NS,
+                "getMilliseconds": 1_000_000,
+            }
+            if name not in unit:
+                raise no_overload()
+            return int(v.ns / unit[name]) if abs(v.ns) < 1 << 52 else _trunc_div(v.ns, unit[name])
         if not isinstance(v, Timestamp):
             raise no_overload()
         if tz is None:
@@ -699,6 +702,11 @@ def _time_getter(name: str) -> Callable[..., int]:
         return v.nanos // 1_000_000
 
     return getter
+
+
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // b
+    return q if a >= 0 else -q
 
 
 def zone_err(err: Exception) -> bool:
@@ -958,6 +966,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "trim": trim,
     "join": join,
     "strings.quote": quote,
+    "format": string_format,
     "isSorted": is_sorted,
     "sum": list_sum,
     "max": _extreme("max", -1),

@@ -24,4 +24,30 @@ def compile_re2(pattern: str) -> Any:
     except re2.error as err:
         detail = err.args[0] if err.args else err
         text = detail.decode() if isinstance(detail, bytes) else str(detail)
-        raise RegexError(text) from None
+        raise RegexError(_go_message(text)) from None
+
+
+# RE2's error codes as Go's regexp/syntax words them.
+_GO_CODES = {
+    "missing ]": "missing closing ]",
+    "missing )": "missing closing )",
+    "unexpected )": "unexpected )",
+    "trailing \\": "trailing backslash at end of expression",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid named capture group": "invalid named capture",
+    "pattern too large - compile failed": "expression too large",
+    "pattern too large - reverse compile failed": "expression too large",
+}
+
+
+def _go_message(text: str) -> str:
+    """``<code>: `<expr>``` as Go's ``syntax.Error`` prints it."""
+    for code, go_code in _GO_CODES.items():
+        if text == code or text.startswith(code + ": "):
+            arg = "" if go_code.startswith("trailing") else text[len(code) + 2 :]
+            return f"{go_code}: `{arg}`"
+    code, sep, arg = text.partition(": ")
+    return f"{code}: `{arg}`" if sep else text
