@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import cel_types as t
 from .cel_compile import Compiled, compile_expr
 from .cel_decl import decl_type
 from .cel_eval import evaluate
@@ -52,6 +53,7 @@ _MAX_MESSAGE_BYTES = 5 * 1024
 class _Program:
     rule: Compiled | None
     message: Compiled | None
+    error: str = ""  # why the rule does not compile (kube reports it on every write)
 
 
 def _programs(props: Props, root: bool) -> list[_Program]:
@@ -67,10 +69,18 @@ def _programs(props: Props, root: bool) -> list[_Program]:
             continue
         decl, structs = built
         optional = bool(rule.optional_old_self)
-        compiled, _ = compile_expr(rule.rule, decl, structs, optional)
+        compiled, issues = compile_expr(rule.rule, decl, structs, optional)
+        if compiled is None:
+            out.append(_Program(None, None, f"compilation failed: {issues.display()}"))
+            continue
+        if compiled.output != t.BOOL:
+            out.append(_Program(None, None, "cel expression must evaluate to a bool"))
+            continue
         message = None
-        if compiled is not None and rule.message_expression.strip():
+        if rule.message_expression.strip():
             message, _ = compile_expr(rule.message_expression, decl, structs, optional)
+            if message is not None and message.output != t.STRING:
+                message = None
         out.append(_Program(compiled, message))
     props.__dict__[_CACHE] = out
     return out
@@ -142,6 +152,8 @@ def _node_errors(
     for rule, program in zip(props.x_validations or (), programs, strict=True):
         compiled = program.rule
         if compiled is None:
+            if program.error:
+                yield invalid(path or "<nil>", type_name, f"rule compile error: {program.error}")
             continue
         uses_old = compiled.uses_old_self
         optional_old = bool(rule.optional_old_self)
@@ -169,10 +181,11 @@ def _node_errors(
         where = (_rule_path(path, rule.field_path) if rule.field_path else path) or "<nil>"
         detail = None
         if program.message is not None:
+            # kube evaluates it with the plain activation: oldSelf is never an optional there
             plain = {"self": current}
-            if uses_old and not optional_old:
+            if has_old:
                 plain["oldSelf"] = previous
-            detail = _message_text(program.message, variables if optional_old else plain)
+            detail = _message_text(program.message, plain)
         yield _field_error(where, bad, detail or _message(rule), rule.reason)
 
 

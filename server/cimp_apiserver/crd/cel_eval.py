@@ -41,7 +41,8 @@ class _Scope:
         return False, None
 
 
-_SUM_ZERO: dict[str, Any] = {}
+# The list functions whose cost tracker reads an argument as a list: (function, argument).
+_LIST_TRACKERS = {"sort": 0, "distinct": 0, "@sortByAssociatedKeys": 1}
 
 
 def _type_value(name: str) -> CelType:
@@ -166,13 +167,28 @@ class _Interpreter:
             found, value = self.field(operand, str(name.value))
             return Optional(value, True) if found else NONE
         namespaced = self.checked.namespaced.get(e.id)
+        operands = list(e.args)
         if namespaced is not None:
             fn = namespaced
-            args = [self.eval(a, scope) for a in e.args]
-        else:
-            args = [self.eval(a, scope) for a in e.args]
-            if e.target is not None:
-                args.insert(0, self.eval(e.target, scope))
+        elif e.target is not None:
+            operands.insert(0, e.target)
+        args: list[Any] = []
+        first: EvalError | None = None
+        for operand in operands:
+            try:
+                args.append(self.eval(operand, scope))
+            except EvalError as err:
+                first = first or err
+                args.append(_ErrVal(err))
+        if first is not None:
+            tracked = _LIST_TRACKERS.get(fn)
+            if tracked is not None and isinstance(args[tracked], _ErrVal):
+                # cel-go's cost tracker of these list functions panics on an error argument
+                raise EvalError(
+                    "internal error: interface conversion: *types.Err is not traits.Lister: "
+                    "missing method Add"
+                )
+            raise first
         impl = self.functions.get(fn.lstrip("."))
         if impl is None:
             raise EvalError(f"no such overload: {fn}")
@@ -207,7 +223,10 @@ class _Interpreter:
             pairs = list(rng.items()) if e.iter_var2 else [(k, None) for k in rng]
         else:
             raise no_overload()
-        accu = self.eval(e.accu_init, scope)
+        try:
+            accu = self.eval(e.accu_init, scope)
+        except EvalError as err:
+            accu = _ErrVal(err)
         for first, second in pairs:
             loop_vars: dict[str, Any] = {e.iter_var: first, e.accu_var: accu}
             if e.iter_var2:

@@ -230,9 +230,7 @@ def _lookup(container: Any, key: Any, strict: bool = False) -> tuple[bool, Any]:
             return True, container[key]
         if not strict:
             return False, None
-        if isinstance(container, KList):
-            raise EvalError(f"index out of bounds: {key}")
-        raise EvalError(f"index '{key}' out of range in list size '{len(container)}'")
+        raise EvalError(f"index out of bounds: {key}")
     if isinstance(container, dict):
         found, value = map_get(container, key)
         if found or not strict:
