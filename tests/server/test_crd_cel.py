@@ -327,6 +327,20 @@ def test_a_create_breaking_a_rule_is_refused(
     assert got_causes == causes
 
 
+def test_rules_do_not_run_after_a_blocking_schema_error(server: APIServer) -> None:
+    """A too long, missing or mistyped value stops the rules: one error says so."""
+    _, causes = _refused(server, "POST", THINGS, _thing("long", owner="x" * 21, replicas=50))
+    assert causes == [
+        ("spec.owner", "FieldValueTooLong", "Too long: may not be more than 20 bytes"),
+        (
+            "<nil>",
+            "FieldValueInvalid",
+            "Invalid value: null: some validation rules were not checked because the object was "
+            "invalid; correct the existing errors to complete validation",
+        ),
+    ]
+
+
 def test_a_root_rule_sees_the_resource(server: APIServer) -> None:
     message, _ = _refused(server, "POST", THINGS, _thing("forbidden"))
     assert message == (
@@ -674,3 +688,167 @@ def test_rules_kube_accepts_are_accepted(apiserver: APIServer) -> None:
     schema = _spec_schema(TYPED, *({"rule": r} for r in rules))
     status, body = apiserver.request("POST", CRDS, _crd(schema, "gadgets"))
     assert status == 201, body
+
+
+# ------------------------------------------------------------------ Kubernetes' CEL libraries
+
+
+def _string_rule(*rules: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "string", "maxLength": 64, "x-kubernetes-validations": list(rules)}
+
+
+LIBRARIES = _spec_schema(
+    {
+        "memory": _string_rule(
+            {
+                "rule": "isQuantity(self) && quantity(self).isLessThan(quantity('1Gi'))",
+                "message": "below 1Gi",
+            }
+        ),
+        "cpu": _string_rule({"rule": "quantity(self).add(1).asInteger() <= 4"}),
+        "endpoint": _string_rule(
+            {"rule": "url(self).getScheme() == 'https' && url(self).getPort() != '8080'"}
+        ),
+        "address": _string_rule({"rule": "ip(self).family() == 4 && !ip(self).isLoopback()"}),
+        "network": _string_rule(
+            {"rule": "cidr(self).containsIP('10.0.0.1') && cidr(self).prefixLength() >= 8"}
+        ),
+        "host": _string_rule(
+            {
+                "rule": "!format.dns1123Label().validate(self).hasValue()",
+                "messageExpression": "format.dns1123Label().validate(self).value()[0]",
+            }
+        ),
+        "version": _string_rule(
+            {
+                "rule": "semver(self, true).isGreaterThan(semver('1.0.0'))",
+                "messageExpression": "'%s is not above %s'.format([self, '1.0.0'])",
+            }
+        ),
+        "pattern": _string_rule({"rule": "'abc'.matches(self)"}),
+        "labels": {
+            "type": "object",
+            "maxProperties": 5,
+            "additionalProperties": {"type": "string", "maxLength": 10},
+            "x-kubernetes-validations": [
+                {"rule": "self[?'tier'].orValue('') != 'forbidden'", "message": "tier"}
+            ],
+        },
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "cause"),
+    [
+        pytest.param({"memory": "512Mi", "cpu": "2", "version": "v1.2"}, None, id="accepted"),
+        pytest.param(
+            {"memory": "2Gi"}, ("spec.memory", 'Invalid value: "2Gi": below 1Gi'), id="quantity"
+        ),
+        pytest.param(
+            {"cpu": "1.5"},
+            (
+                "spec.cpu",
+                'Invalid value: "string": cannot convert value to integer evaluating rule: '
+                "quantity(self).add(1).asInteger() <= 4",
+            ),
+            id="quantity-not-integer",
+        ),
+        pytest.param(
+            {"endpoint": "example.com/x"},
+            (
+                "spec.endpoint",
+                'Invalid value: "string": URL parse error during conversion from string: parse '
+                '"example.com/x": invalid URI for request evaluating rule: '
+                "url(self).getScheme() == 'https' && url(self).getPort() != '8080'",
+            ),
+            id="url-parse-error",
+        ),
+        pytest.param(
+            {"endpoint": "https://example.com:8080/x"},
+            (
+                "spec.endpoint",
+                'Invalid value: "https://example.com:8080/x": failed rule: '
+                "url(self).getScheme() == 'https' && url(self).getPort() != '8080'",
+            ),
+            id="url-port",
+        ),
+        pytest.param(
+            {"address": "01.2.3.4"},
+            (
+                "spec.address",
+                'Invalid value: "string": IP Address "01.2.3.4" parse error during conversion '
+                'from string: ParseAddr("01.2.3.4"): IPv4 field has octet with leading zero '
+                "evaluating rule: ip(self).family() == 4 && !ip(self).isLoopback()",
+            ),
+            id="ip-leading-zero",
+        ),
+        pytest.param(
+            {"address": "127.0.0.2"},
+            (
+                "spec.address",
+                'Invalid value: "127.0.0.2": failed rule: ip(self).family() == 4 && '
+                "!ip(self).isLoopback()",
+            ),
+            id="ip-loopback",
+        ),
+        pytest.param(
+            {"network": "10.0.0.0/33"},
+            (
+                "spec.network",
+                'Invalid value: "string": network address parse error during conversion from '
+                "string: network address parse error during conversion from string: "
+                'netip.ParsePrefix("10.0.0.0/33"): prefix length out of range evaluating rule: '
+                "cidr(self).containsIP('10.0.0.1') && cidr(self).prefixLength() >= 8",
+            ),
+            id="cidr-parse-error",
+        ),
+        pytest.param(
+            {"host": "Bad_Host"},
+            (
+                "spec.host",
+                'Invalid value: "Bad_Host": a lowercase RFC 1123 label must consist of lower '
+                "case alphanumeric characters or '-', and must start and end with an alphanumeric "
+                "character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+            ),
+            id="named-format",
+        ),
+        pytest.param(
+            {"version": "0.9"},
+            ("spec.version", 'Invalid value: "0.9": 0.9 is not above 1.0.0'),
+            id="semver-and-format",
+        ),
+        pytest.param(
+            {"pattern": "a("},
+            (
+                "spec.pattern",
+                'Invalid value: "string": error parsing regexp: missing closing ): `a(` '
+                "evaluating rule: 'abc'.matches(self)",
+            ),
+            id="re2-error",
+        ),
+        pytest.param(
+            {"labels": {"tier": "forbidden"}},
+            ("spec.labels", "Invalid value: tier"),
+            id="optional-index",
+        ),
+    ],
+)
+def test_library_functions_answer_as_kube(
+    apiserver: APIServer, spec: dict[str, Any], cause: tuple[str, str] | None
+) -> None:
+    status, body = apiserver.request("POST", CRDS, _crd(LIBRARIES, "gadgets", "Gadget"))
+    assert status == 201, body
+    path = "/apis/example.com/v1/namespaces/default/gadgets"
+    deadline = time.monotonic() + 20
+    while apiserver.request("GET", path)[0] != 200:
+        assert time.monotonic() < deadline, "the CRD was never served"
+        time.sleep(0.1)
+    gadget = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}
+    status, body = apiserver.request("POST", path, {**gadget, "spec": spec})
+    if cause is None:
+        assert status == 201, body
+        return
+    assert status == 422, body
+    assert [(c["field"], c["message"]) for c in body["details"]["causes"]] == [cause]
