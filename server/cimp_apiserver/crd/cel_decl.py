@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from . import cel_types as t
 from .props import Props
 
-__all__ = ["DeclType", "decl_type", "escape", "unescape"]
+__all__ = ["RESERVED", "DeclType", "decl_type", "escape", "unescape"]
 
 MAX_REQUEST_BYTES = 3 * 1024 * 1024
-_RESERVED = frozenset(
+RESERVED = frozenset(
     {
         "true",
         "false",
@@ -52,7 +52,7 @@ def escape(name: str) -> str | None:
     """The CEL identifier kube gives property ``name`` (``None``: not representable)."""
     if not name or name[0].isdigit():
         return None
-    if name in _RESERVED:
+    if name in RESERVED:
         return f"__{name}__"
     bad = False
 
@@ -73,7 +73,7 @@ def escape(name: str) -> str | None:
 
 def unescape(name: str) -> str:
     """The property name of CEL identifier ``name``."""
-    if name.startswith("__") and name.endswith("__") and name[2:-2] in _RESERVED:
+    if name.startswith("__") and name.endswith("__") and name[2:-2] in RESERVED:
         return name[2:-2]
     table = {
         "__underscores__": "__",
@@ -167,7 +167,7 @@ def _build(props: Props | None, root: bool) -> DeclType | None:
                 most = max(props.max_properties, 0)
             else:
                 most = (MAX_REQUEST_BYTES - 2) // (values.min_size + 6)
-            string = DeclType(t.STRING, MAX_REQUEST_BYTES - 2, 2)
+            string = DeclType(t.STRING, 0, 2)  # kube's map key type has no size bound
             out = DeclType(t.map_of(t.STRING, values.type), most, 2, elem=values, props=props)
             out.fields = {"@key": string}
             return out

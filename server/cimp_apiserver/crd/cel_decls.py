@@ -92,6 +92,7 @@ def _spec() -> str:
         ("timestamp", "timestamp"),
         ("duration", "duration"),
     ]
+    go_name = {"int": "int64", "uint": "uint64"}
     for op, name in (
         ("<", "less"),
         ("<=", "less_equals"),
@@ -99,7 +100,8 @@ def _spec() -> str:
         (">=", "greater_equals"),
     ):
         for a, b in pairs:
-            lines.append(f"_{op}_ {name}_{a}_{b} ({a}, {b}) -> bool")
+            oid = f"{name}_{go_name.get(a, a)}" + ("" if a == b else f"_{go_name.get(b, b)}")
+            lines.append(f"_{op}_ {oid} ({a}, {b}) -> bool")
     lines += [
         "_[_] index_list (list(A), int) -> A",
         "_[_] index_map (map(A, B), A) -> B",
@@ -206,12 +208,12 @@ def _spec() -> str:
         "flatten list_flatten list(list(T)).() -> list(T)",
         "flatten list_flatten_int list(dyn).(int) -> list(dyn)",
     ]
+    full = {"timestamp": "google.protobuf.Timestamp", "duration": "google.protobuf.Duration"}
     for c in _COMPARABLE:
-        lines.append(f"sort list_{c}_sort list({c}).() -> list({c})")
+        lines.append(f"sort list_{full.get(c, c)}_sort list({c}).() -> list({c})")
     for c in _COMPARABLE:
-        lines.append(
-            f"@sortByAssociatedKeys list_T_{c}_sort_by_keys list(T).(list({c})) -> list(T)"
-        )
+        oid = f"list_{full.get(c, c)}_sortByAssociatedKeys"
+        lines.append(f"@sortByAssociatedKeys {oid} list(T).(list({c})) -> list(T)")
     lines += [
         "lists.range lists_range (int) -> list(int)",
         "reverse list_reverse list(T).() -> list(T)",

@@ -466,12 +466,15 @@ def _validation(
             rules_compile = True  # kube compiles the rules of a valid structural schema only
     schema_errors = _openapi(schema, root, _Context(), is_root=True)
     errors.extend(schema_errors)
+    cost_errors: list[FieldError] = []
     if rules_compile and _has_rules(schema):
         from .cel_crd import rule_errors  # the CEL compiler loads only once a CRD has rules
 
-        errors.extend(rule_errors(schema, root, schema_errors))
+        rule_found, cost_errors = rule_errors(schema, root, schema_errors)
+        errors.extend(rule_found)
     if not errors and init_errors:
         errors.extend(init_errors)
+    errors.extend(cost_errors)
     del crd
     return errors
 
