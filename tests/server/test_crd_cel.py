@@ -852,3 +852,138 @@ def test_library_functions_answer_as_kube(
         return
     assert status == 422, body
     assert [(c["field"], c["message"]) for c in body["details"]["causes"]] == [cause]
+
+
+# ------------------------------------------------------------------ estimated cost limits
+
+_ADVICE = (
+    " (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, "
+    "maps, and strings are declared)"
+)
+
+
+def _numbers(most: int | None) -> dict[str, Any]:
+    bounded = {} if most is None else {"maxItems": most}
+    return {"type": "array", **bounded, "items": {"type": "integer"}}
+
+
+@pytest.mark.parametrize(
+    ("properties", "rule", "field", "factor"),
+    [
+        pytest.param(
+            {"l": _numbers(3000)},
+            {"rule": "self.l.all(x, self.l.exists(y, x == y))"},
+            "rule",
+            "5.4x",
+            id="quadratic",
+        ),
+        pytest.param(
+            {"l": _numbers(1400)},
+            {"rule": "self.l.all(x, self.l.exists(y, x == y))"},
+            "rule",
+            "1.176840x",
+            id="just-above",
+        ),
+        pytest.param(
+            {"l": {"type": "array", "items": {"type": "string"}}},
+            {"rule": "self.l.all(x, x.matches('^a'))"},
+            "rule",
+            "more than 100x",
+            id="unbounded",
+        ),
+        pytest.param(
+            {"l": {"type": "array", "items": {"type": "string"}}},
+            {"rule": "true", "messageExpression": "self.l.join(', ')"},
+            "messageExpression",
+            "more than 100x",
+            id="message-expression",
+        ),
+    ],
+)
+def test_a_rule_over_its_cost_budget_is_refused(
+    apiserver: APIServer, properties: dict[str, Any], rule: dict[str, Any], field: str, factor: str
+) -> None:
+    status, body = apiserver.request("POST", CRDS, _crd(_spec_schema(properties, rule), "gadgets"))
+    assert status == 422, body
+    what = "rule" if field == "rule" else "messageExpression"
+    expected = [
+        (
+            f"{RULE_FIELD}.{field}",
+            f"Forbidden: estimated {what} cost exceeds budget by factor of {factor}{_ADVICE}",
+        )
+    ]
+    if factor == "more than 100x":  # then the whole schema is over its budget as well
+        expected += [
+            (
+                f"{RULE_FIELD}.{field}",
+                "Forbidden: contributed to estimated rule cost total exceeding cost limit for "
+                "entire OpenAPIv3 schema",
+            ),
+            (
+                "spec.validation.openAPIV3Schema",
+                "Forbidden: x-kubernetes-validations estimated rule cost total for entire "
+                f"OpenAPIv3 schema exceeds budget by factor of more than 100x{_ADVICE}",
+            ),
+        ]
+    assert [(c["field"], c["message"]) for c in body["details"]["causes"]] == expected
+    assert {c["reason"] for c in body["details"]["causes"]} == {"FieldValueForbidden"}
+
+
+def test_a_rule_below_an_unbounded_list_costs_once_per_possible_item(
+    apiserver: APIServer,
+) -> None:
+    items = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string", "maxLength": 60}},
+        "x-kubernetes-validations": [{"rule": "self.name.matches('^[a-z]+(-[a-z]+)*$')"}],
+    }
+    schema = _spec_schema({"l": {"type": "array", "items": items}})
+    status, body = apiserver.request("POST", CRDS, _crd(schema, "gadgets"))
+    assert status == 422, body
+    [cause] = body["details"]["causes"]
+    assert cause["field"] == (
+        "spec.validation.openAPIV3Schema.properties[spec].properties[l].items."
+        "x-kubernetes-validations[0].rule"
+    )
+    assert (
+        cause["message"]
+        == f"Forbidden: estimated rule cost exceeds budget by factor of 3.1x{_ADVICE}"
+    )
+
+
+def test_the_whole_schema_has_a_cost_budget_too(apiserver: APIServer) -> None:
+    # Each rule is just below or above its own budget; together they exceed the schema's.
+    properties = {
+        f"l{i:02d}": {
+            **_numbers(1200 + 10 * i),
+            "x-kubernetes-validations": [{"rule": "self.all(x, self.exists(y, x == y))"}],
+        }
+        for i in range(14)
+    }
+    status, body = apiserver.request("POST", CRDS, _crd(_spec_schema(properties), "gadgets"))
+    assert status == 422, body
+    spec = "spec.validation.openAPIV3Schema.properties[spec].properties"
+    over = {10: "1.014650x", 11: "1.030315x", 12: "1.046100x", 13: "1.062005x"}
+    contributed = (
+        "Forbidden: contributed to estimated rule cost total exceeding cost limit for entire "
+        "OpenAPIv3 schema"
+    )
+    causes = [(c["field"], c["message"]) for c in body["details"]["causes"]]
+    # kube lists the properties in Go map order: compare the rule errors as a set.
+    assert sorted(causes[:4]) == [
+        (
+            f"{spec}[l{i}].x-kubernetes-validations[0].rule",
+            f"Forbidden: estimated rule cost exceeds budget by factor of {f}{_ADVICE}",
+        )
+        for i, f in over.items()
+    ]
+    assert causes[4:] == [
+        (f"{spec}[l{i}].x-kubernetes-validations[0].rule", contributed) for i in (13, 12, 11, 10)
+    ] + [
+        (
+            "spec.validation.openAPIV3Schema",
+            "Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 "
+            f"schema exceeds budget by factor of 1.346440x{_ADVICE}",
+        )
+    ]
