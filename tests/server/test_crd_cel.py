@@ -614,6 +614,20 @@ def test_a_rule_of_the_wrong_type_is_refused(
     ]
 
 
+@pytest.mark.parametrize("field_path", [".nope", "obj", ".obj.b", ".tags[0]", ".obj['a"])
+def test_a_field_path_that_names_no_field_is_refused(apiserver: APIServer, field_path: str) -> None:
+    spec = {"rule": "true", "fieldPath": field_path}
+    status, body = apiserver.request("POST", CRDS, _crd(_spec_schema(TYPED, spec), "gadgets"))
+    assert status == 422, body
+    assert [(c["field"], c["reason"], c["message"]) for c in body["details"]["causes"]] == [
+        (
+            f"{RULE_FIELD}.fieldPath",
+            "FieldValueInvalid",
+            f"Invalid value: {json.dumps(field_path)}: must be a valid path",
+        )
+    ]
+
+
 def test_old_self_is_refused_where_old_items_cannot_be_found(apiserver: APIServer) -> None:
     items = {
         "type": "object",

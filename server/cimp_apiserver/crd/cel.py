@@ -25,6 +25,7 @@ from . import cel_types as t
 from .cel_compile import Compiled, compile_expr
 from .cel_decl import decl_type
 from .cel_eval import evaluate
+from .cel_fieldpath import FieldPathError, field_path_steps
 from .cel_values import NONE, EvalError, Optional, from_json
 from .errors import (
     DUPLICATE,
@@ -104,11 +105,16 @@ def _field_error(path: str, value: Any, detail: str, reason: str | None) -> Fiel
     return FieldError(INVALID, path, value, detail)
 
 
-def _rule_path(path: str, field_path: str) -> str:
-    """The rule's ``fieldPath`` (``.a.b``, ``.a['k']``) below the node's path."""
+def _rule_path(path: str, field_path: str, props: Props) -> str:
+    """The rule's ``fieldPath`` (``.a.b``, ``['k']``) below the node's path (the node itself
+    when the path does not name a field, as kube)."""
+    try:
+        steps = field_path_steps(field_path, props)
+    except FieldPathError:
+        return path
     out = path
-    for m in re.finditer(r"\.([A-Za-z_$][\w$-]*)|\[['\"]?([^\]'\"]*)['\"]?\]", field_path):
-        out = child(out, m.group(1)) if m.group(1) else key(out, m.group(2))
+    for named, name in steps:
+        out = child(out, name) if named else key(out, name)
     return out
 
 
@@ -178,7 +184,7 @@ def _node_errors(
         if result is True:
             continue
         # A nil field.Path prints as <nil> (a rule on the resource's root).
-        where = (_rule_path(path, rule.field_path) if rule.field_path else path) or "<nil>"
+        where = (_rule_path(path, rule.field_path, props) if rule.field_path else path) or "<nil>"
         detail = None
         if program.message is not None:
             # kube evaluates it with the plain activation: oldSelf is never an optional there

@@ -551,7 +551,7 @@ def _openapi(schema: Props | None, path: str, ctx: _Context, is_root: bool) -> l
     errors.extend(_list_and_map_types(schema, path))
     errors.extend(_map_list_keys_map_set(schema, path))
     for i, rule in enumerate(schema.x_validations or ()):
-        errors.extend(_rule(rule, index(child(path, "x-kubernetes-validations"), i)))
+        errors.extend(_rule(rule, index(child(path, "x-kubernetes-validations"), i), schema))
     return errors
 
 
@@ -732,7 +732,7 @@ def _map_list_keys_map_set(schema: Props, path: str) -> list[FieldError]:
     return errors
 
 
-def _rule(rule: Any, path: str) -> list[FieldError]:
+def _rule(rule: Any, path: str, schema: Props) -> list[FieldError]:
     errors: list[FieldError] = []
     text, message = rule.rule.strip(), rule.message.strip()
     newline = re.compile(r"[\n\r]+")
@@ -766,6 +766,15 @@ def _rule(rule: Any, path: str) -> list[FieldError]:
         errors.append(
             invalid(child(path, "fieldPath"), rule.field_path, "must not contain line breaks")
         )
+    if rule.field_path:
+        from .cel_fieldpath import FieldPathError, field_path_steps
+
+        try:
+            field_path_steps(rule.field_path, schema)
+        except FieldPathError:
+            errors.append(
+                invalid(child(path, "fieldPath"), rule.field_path, "must be a valid path")
+            )
     return errors
 
 
