@@ -1001,3 +1001,30 @@ def test_the_whole_schema_has_a_cost_budget_too(apiserver: APIServer) -> None:
             f"schema exceeds budget by factor of 1.346440x{_ADVICE}",
         )
     ]
+
+
+def test_a_rule_past_its_runtime_cost_limit_stops_validation(apiserver: APIServer) -> None:
+    """The estimate allows the rule (maxItems bounds it); a large list still passes the
+    per-call limit while it runs, and kube stops validating there."""
+    rule = "self.l.all(x, self.l.exists(y, x == y))"
+    schema = _spec_schema({"l": _numbers(800)}, {"rule": rule})
+    status, body = apiserver.request("POST", CRDS, _crd(schema, "gadgets", "Gadget"))
+    assert status == 201, body
+    path = "/apis/example.com/v1/namespaces/default/gadgets"
+    deadline = time.monotonic() + 20
+    while apiserver.request("GET", path)[0] != 200:
+        assert time.monotonic() < deadline, "the CRD was never served"
+        time.sleep(0.1)
+    gadget = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "small"}}
+    status, body = apiserver.request("POST", path, {**gadget, "spec": {"l": list(range(100))}})
+    assert status == 201, body
+    gadget["metadata"] = {"name": "large"}
+    status, body = apiserver.request("POST", path, {**gadget, "spec": {"l": list(range(800))}})
+    assert status == 422, body
+    assert [(c["field"], c["message"]) for c in body["details"]["causes"]] == [
+        (
+            "spec",
+            "Invalid value: \"object\": 'operation cancelled: actual cost limit exceeded': no "
+            f"further validation rules will be run due to call cost exceeds limit for rule: {rule}",
+        )
+    ]

@@ -24,7 +24,7 @@ from typing import Any
 from . import cel_types as t
 from .cel_compile import Compiled, compile_expr
 from .cel_decl import decl_type
-from .cel_eval import evaluate
+from .cel_eval import CostLimitExceeded, evaluate
 from .cel_fieldpath import FieldPathError, field_path_steps
 from .cel_values import NONE, EvalError, Optional, from_json
 from .errors import (
@@ -42,6 +42,7 @@ from .errors import (
     key,
     required,
 )
+from .goformat import quote
 from .props import Props, Rule
 
 __all__ = ["blocking_error", "validate_rules"]
@@ -118,10 +119,25 @@ def _rule_path(path: str, field_path: str, props: Props) -> str:
     return out
 
 
-def _run(program: Compiled, variables: dict[str, Any]) -> Any:
+_PER_CALL_LIMIT = 1_000_000
+_BUDGET = 10_000_000
+_OUT_OF_BUDGET = "no further validation rules will be run"
+
+
+@dataclass
+class _Budget:
+    """kube's runtime cost budget of one object's rules (and whether validation stopped)."""
+
+    remaining: int = _BUDGET
+    stopped: bool = False
+
+
+def _run(program: Compiled, variables: dict[str, Any]) -> tuple[Any, int]:
     from .cel_k8s import FUNCTIONS
 
-    return evaluate(program.parsed.expr, program.checked, variables, FUNCTIONS)
+    return evaluate(
+        program.parsed.expr, program.checked, variables, FUNCTIONS, limit=_PER_CALL_LIMIT
+    )
 
 
 def _runtime_error(err: EvalError, rule: Rule) -> str:
@@ -134,25 +150,57 @@ def _runtime_error(err: EvalError, rule: Rule) -> str:
     return f"{text} evaluating rule: {_error_string(rule)}"
 
 
-def _message_text(program: Compiled, variables: dict[str, Any]) -> str | None:
+def _message_text(
+    program: Compiled, variables: dict[str, Any], source: str, budget: _Budget
+) -> tuple[str | None, str | None]:
+    """The message, or ``None``; and an error that stops validation (cost)."""
     try:
-        out = _run(program, variables)
-    except EvalError:
-        return None
+        out, cost = _run(program, variables)
+    except CostLimitExceeded:
+        budget.stopped = True
+        return None, (
+            f"{_OUT_OF_BUDGET} due to call cost exceeds limit for messageExpression: "
+            f"{quote(source)}"
+        )
+    except EvalError as err:
+        out, cost = None, err.cost
+    if cost > budget.remaining:
+        budget.stopped = True
+        return None, (
+            "messageExpression evaluation failed due to running out of cost budget, "
+            f"{_OUT_OF_BUDGET}"
+        )
+    budget.remaining -= cost
     if not isinstance(out, str):
-        return None
+        return None, None
     text = out.strip()
     if not text or len(text.encode()) > _MAX_MESSAGE_BYTES or re.search(r"[\n\r]", text):
-        return None
-    return text
+        return None, None
+    return text, None
 
 
 def _node_errors(
-    props: Props, value: Any, old: Any, has_old: bool, path: str, root: bool = False
+    props: Props,
+    value: Any,
+    old: Any,
+    has_old: bool,
+    path: str,
+    root: bool,
+    budget: _Budget,
 ) -> Iterator[FieldError]:
     type_name = props.type or ""
-    bad = OMIT if type_name in ("object", "array") else value
     programs = _programs(props, root)
+    if not programs:
+        return
+    if budget.remaining <= 0:
+        budget.stopped = True
+        yield invalid(
+            path or "<nil>",
+            type_name,
+            f"validation failed due to running out of cost budget, {_OUT_OF_BUDGET}",
+        )
+        return
+    bad = OMIT if type_name in ("object", "array") else value
     current = None
     previous = None
     for rule, program in zip(props.x_validations or (), programs, strict=True):
@@ -176,10 +224,34 @@ def _node_errors(
                 variables["oldSelf"] = Optional(previous, True) if has_old else NONE
             else:
                 variables["oldSelf"] = previous
+        failure: EvalError | None = None
+        cancelled = False
         try:
-            result = _run(compiled, variables)
+            result, cost = _run(compiled, variables)
+        except CostLimitExceeded:
+            cancelled, result, cost = True, None, _PER_CALL_LIMIT + 1
         except EvalError as err:
-            yield invalid(path or "<nil>", type_name, _runtime_error(err, rule))
+            failure, result, cost = err, None, err.cost
+        if cost > budget.remaining:
+            budget.stopped = True
+            yield invalid(
+                path or "<nil>",
+                type_name,
+                f"validation failed due to running out of cost budget, {_OUT_OF_BUDGET}",
+            )
+            return
+        budget.remaining -= cost
+        if cancelled:
+            budget.stopped = True
+            yield invalid(
+                path or "<nil>",
+                type_name,
+                "'operation cancelled: actual cost limit exceeded': "
+                f"{_OUT_OF_BUDGET} due to call cost exceeds limit for rule: {_error_string(rule)}",
+            )
+            return
+        if failure is not None:
+            yield invalid(path or "<nil>", type_name, _runtime_error(failure, rule))
             continue
         if result is True:
             continue
@@ -191,34 +263,46 @@ def _node_errors(
             plain = {"self": current}
             if has_old:
                 plain["oldSelf"] = previous
-            detail = _message_text(program.message, plain)
+            detail, stop = _message_text(program.message, plain, rule.message_expression, budget)
+            if stop is not None:
+                yield invalid(where, type_name, stop)
+                return
         yield _field_error(where, bad, detail or _message(rule), rule.reason)
 
 
 def _walk(
-    props: Props | None, value: Any, old: Any, has_old: bool, path: str
+    props: Props | None, value: Any, old: Any, has_old: bool, path: str, budget: _Budget
 ) -> Iterator[FieldError]:
-    if props is None or value is None:
+    if props is None or value is None or budget.stopped:
         return
     root = not path or props.x_embedded_resource
-    yield from _node_errors(props, value, old, has_old, path, root)
+    yield from _node_errors(props, value, old, has_old, path, root, budget)
+    for sub in props.all_of or ():
+        if budget.stopped:
+            return
+        yield from _node_errors(sub, value, old, has_old, path, root, budget)
     if isinstance(value, dict):
         old_map = old if has_old and isinstance(old, dict) else {}
-        for name, sub in (props.properties or {}).items():
-            if name in value:
-                yield from _walk(
-                    sub, value[name], old_map.get(name), name in old_map, child(path, name)
-                )
         extra = props.additional_properties[1] if props.additional_properties else None
         if extra is not None:
             for k, v in value.items():
-                yield from _walk(extra, v, old_map.get(k), k in old_map, key(path, k))
+                yield from _walk(extra, v, old_map.get(k), k in old_map, key(path, k), budget)
+        for name, sub in (props.properties or {}).items():
+            if name in value:
+                yield from _walk(
+                    sub,
+                    value[name],
+                    old_map.get(name),
+                    name in old_map,
+                    child(path, name),
+                    budget,
+                )
     elif isinstance(value, list) and props.items is not None:
         old_list = old if has_old and isinstance(old, list) else None
         keys = props.x_list_map_keys if props.x_list_type == "map" else None
         for i, item in enumerate(value):
             has, prev = _correlate(item, i, old_list, props.x_list_type, keys)
-            yield from _walk(props.items, item, prev, has, index(path, i))
+            yield from _walk(props.items, item, prev, has, index(path, i), budget)
 
 
 def _correlate(
@@ -270,4 +354,4 @@ def validate_rules(
     stored object on an update)."""
     if schema is None or not any(p.x_validations for p in schema.walk()):
         return []
-    return list(_walk(schema, obj, old, old is not None, base))
+    return list(_walk(schema, obj, old, old is not None, base, _Budget()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .cel_actual_cost import call_cost
 from .cel_ast import Call, Comp, Expr, Ident, ListExpr, Literal, MapExpr, Select, StructExpr
 from .cel_check import Checked
 from .cel_decl import RESERVED
@@ -15,7 +16,7 @@ from .cel_decls import IDENTS
 from .cel_lib import FUNCTIONS
 from .cel_values import NONE, CelType, EvalError, Optional, map_get, no_overload
 
-__all__ = ["evaluate"]
+__all__ = ["CostLimitExceeded", "evaluate"]
 
 
 @dataclass
@@ -45,15 +46,80 @@ class _Scope:
 _LIST_TRACKERS = {"sort": 0, "distinct": 0, "@sortByAssociatedKeys": 1}
 
 
+class CostLimitExceeded(Exception):
+    """cel-go cancels an evaluation whose actual cost passes the per-call limit."""
+
+    def __init__(self) -> None:
+        super().__init__("operation cancelled: actual cost limit exceeded")
+
+
+_CONVERSIONS = frozenset(
+    {"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"}
+)
+_QUALIFIERS = ("_[_]", "_?._", "_[?_]")
+
+
+def _is_attribute(e: Expr) -> bool:
+    """Whether cel-go plans ``e`` as an attribute (a variable with qualifiers)."""
+    if isinstance(e, Ident):
+        return e.name.lstrip(".") not in IDENTS
+    if isinstance(e, Select):
+        return not e.test_only
+    return isinstance(e, Call) and e.function in _QUALIFIERS
+
+
+def _is_constant(e: Expr) -> bool:
+    """What cel-go's planner folds into a constant (no cost when evaluated)."""
+    if isinstance(e, Literal):
+        return True
+    if isinstance(e, Ident):
+        return e.name.lstrip(".") in IDENTS
+    if isinstance(e, ListExpr):
+        return not e.optional_indices and all(_is_constant(x) for x in e.elements)
+    if isinstance(e, MapExpr):
+        return all(
+            not x.optional
+            and isinstance(x.key, Expr)
+            and _is_constant(x.key)
+            and _is_constant(x.value)
+            for x in e.entries
+        )
+    if isinstance(e, Call):
+        return (
+            e.function in _CONVERSIONS
+            and e.target is None
+            and len(e.args) == 1
+            and _is_constant(e.args[0])
+        )
+    return False
+
+
 def _type_value(name: str) -> CelType:
     t = IDENTS[name].params[0]
     return CelType(t.name)
 
 
 class _Interpreter:
-    def __init__(self, checked: Checked, functions: dict[str, Any]) -> None:
+    def __init__(
+        self, checked: Checked, functions: dict[str, Any], limit: int | None = None
+    ) -> None:
         self.checked = checked
         self.functions = functions
+        self.cost = 0
+        self.limit = limit
+
+    def charge(self, n: int) -> None:
+        self.cost += n
+        if self.limit is not None and self.cost > self.limit:
+            raise CostLimitExceeded()
+
+    def base(self, operand: Expr) -> int:
+        """A qualifier on a value that is not an attribute starts a relative one (+1)."""
+        if _is_attribute(operand):
+            return 0
+        if isinstance(operand, Call) and operand.function == "_?_:_":
+            return 0
+        return 1
 
     def eval(self, e: Expr, scope: _Scope) -> Any:
         if isinstance(e, Literal):
@@ -65,6 +131,8 @@ class _Interpreter:
         if isinstance(e, Call):
             return self.call(e, scope)
         if isinstance(e, ListExpr):
+            if not _is_constant(e):
+                self.charge(10)
             out = []
             for i, item in enumerate(e.elements):
                 v = self.eval(item, scope)
@@ -77,6 +145,8 @@ class _Interpreter:
                 out.append(v)
             return out
         if isinstance(e, MapExpr):
+            if not _is_constant(e):
+                self.charge(30)
             m: dict[Any, Any] = {}
             for entry in e.entries:
                 assert isinstance(entry.key, Expr)
@@ -100,6 +170,8 @@ class _Interpreter:
         raise no_overload()
 
     def ident(self, e: Ident, scope: _Scope) -> Any:
+        if _is_attribute(e):
+            self.charge(1)
         found, value = scope.find(e.name)
         if found and not e.name.startswith("."):
             if isinstance(value, _ErrVal):
@@ -125,8 +197,13 @@ class _Interpreter:
         qualified = self.checked.qualified.get(e.id)
         if qualified is not None:
             found, value = scope.find(qualified)
-            return value if found else _type_value(qualified)
+            if found:
+                self.charge(1)
+                return value
+            return _type_value(qualified)
         operand = self.eval(e.operand, scope)
+        if not e.test_only:
+            self.charge(1 + self.base(e.operand))
         if isinstance(operand, Optional):
             if not operand.present:
                 return False if e.test_only else NONE
@@ -149,15 +226,20 @@ class _Interpreter:
             cond = self.eval(e.args[0], scope)
             if not isinstance(cond, bool):
                 raise no_overload()
-            return self.eval(e.args[1] if cond else e.args[2], scope)
+            branch = e.args[1] if cond else e.args[2]
+            if _is_attribute(branch):
+                self.cost -= 1  # a branch attribute resolves without its own base cost
+            return self.eval(branch, scope)
         if fn == "@not_strictly_false":
             try:
                 v = self.eval(e.args[0], scope)
             except EvalError:
-                return True
+                v = True
+            self.charge(1)
             return v if isinstance(v, bool) else True
         if fn == "_?._":
             operand = self.eval(e.args[0], scope)
+            self.charge(1 + self.base(e.args[0]))
             name = e.args[1]
             assert isinstance(name, Literal)
             if isinstance(operand, Optional):
@@ -166,6 +248,18 @@ class _Interpreter:
                 operand = operand.value
             found, value = self.field(operand, str(name.value))
             return Optional(value, True) if found else NONE
+        if fn in ("orValue", "or") and e.target is not None and len(e.args) == 1:
+            receiver = self.eval(e.target, scope)
+            if not isinstance(receiver, Optional):
+                raise no_overload()
+            if receiver.present:
+                return receiver if fn == "or" else receiver.value
+            alternative = self.eval(e.args[0], scope)
+            if fn == "or" and not isinstance(alternative, Optional):
+                raise no_overload()
+            return alternative
+        if _is_constant(e):
+            return self.constant(e, scope)
         namespaced = self.checked.namespaced.get(e.id)
         operands = list(e.args)
         if namespaced is not None:
@@ -181,6 +275,7 @@ class _Interpreter:
                 first = first or err
                 args.append(_ErrVal(err))
         if first is not None:
+            self.charge(self.call_cost(e, fn, args, None))  # cel-go observes the call anyway
             tracked = _LIST_TRACKERS.get(fn)
             if tracked is not None and isinstance(args[tracked], _ErrVal):
                 # cel-go's cost tracker of these list functions panics on an error argument
@@ -192,10 +287,35 @@ class _Interpreter:
         impl = self.functions.get(fn.lstrip("."))
         if impl is None:
             raise EvalError(f"no such overload: {fn}")
-        if fn == "sum":
-            ids = self.checked.overloads.get(e.id, [])
-            return impl(*args, _zero_for(ids))
-        return impl(*args)
+        try:
+            if fn == "sum":
+                result = impl(*args, _zero_for(self.checked.overloads.get(e.id, [])))
+            else:
+                result = impl(*args)
+        except EvalError:
+            self.charge(self.call_cost(e, fn, args, None))
+            raise
+        self.charge(self.call_cost(e, fn, args, result))
+        return result
+
+    def call_cost(self, e: Call, fn: str, args: list[Any], result: Any) -> int:
+        if fn in _QUALIFIERS:
+            index = e.args[1]
+            own = 0 if _is_attribute(index) else 1
+            return own + self.base(e.args[0])
+        if fn == "@in" and isinstance(e.args[1], ListExpr) and _is_constant(e.args[1]):
+            return 0  # cel-go turns membership in a constant list into a set lookup
+        return call_cost(fn.lstrip("."), args, result)
+
+    def constant(self, e: Call, scope: _Scope) -> Any:
+        """A conversion of a constant, folded when cel-go plans the rule: no cost."""
+        saved = self.cost
+        try:
+            args = [self.eval(a, scope) for a in e.args]
+            impl = self.functions[e.function.lstrip(".")]
+            return impl(*args)
+        finally:
+            self.cost = saved
 
     def logic(self, e: Call, scope: _Scope, is_and: bool) -> Any:
         decisive = not is_and  # false decides &&, true decides ||
@@ -257,8 +377,18 @@ def _zero_for(overload_ids: list[str]) -> Any:
 
 
 def evaluate(
-    expr: Expr, checked: Checked, variables: dict[str, Any], functions: dict[str, Any] | None
-) -> Any:
-    """The value of ``expr`` with ``variables`` bound (raises :class:`EvalError`)."""
-    interp = _Interpreter(checked, functions if functions is not None else FUNCTIONS)
-    return interp.eval(expr, _Scope(dict(variables)))
+    expr: Expr,
+    checked: Checked,
+    variables: dict[str, Any],
+    functions: dict[str, Any] | None,
+    limit: int | None = None,
+) -> tuple[Any, int]:
+    """The value of ``expr`` with ``variables`` bound and its actual cost as cel-go counts it
+    (raises :class:`EvalError`, or :class:`CostLimitExceeded` past ``limit``)."""
+    interp = _Interpreter(checked, functions if functions is not None else FUNCTIONS, limit)
+    try:
+        value = interp.eval(expr, _Scope(dict(variables)))
+    except EvalError as err:
+        err.cost = interp.cost
+        raise
+    return value, interp.cost

@@ -34,7 +34,9 @@ UINT_MAX = (1 << 64) - 1
 
 
 class EvalError(Exception):
-    """A CEL evaluation error (cel-go's message)."""
+    """A CEL evaluation error (cel-go's message); ``cost``: what the evaluation had cost."""
+
+    cost = 0
 
 
 def no_overload() -> EvalError:
