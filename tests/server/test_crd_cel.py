@@ -592,6 +592,12 @@ def test_a_rule_that_does_not_type_check_is_refused(
             id="message-not-string",
         ),
         pytest.param(
+            {"rule": "int('x') == 1"},
+            "rule",
+            "program instantiation failed: type conversion error from 'string' to 'int'",
+            id="constant-conversion-fails",
+        ),
+        pytest.param(
             {"rule": "true", "messageExpression": "self.nope"},
             "messageExpression",
             "messageExpression compilation failed: ERROR: <input>:1:5: undefined field 'nope'"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import cel_types as t
-from .cel_compile import Compiled, compile_expr
+from .cel_compile import Compiled, compile_expr, instantiation_error
 from .cel_decl import decl_type
 from .cel_eval import CostLimitExceeded, evaluate
 from .cel_fieldpath import FieldPathError, field_path_steps
@@ -78,10 +78,16 @@ def _programs(props: Props, root: bool) -> list[_Program]:
         if compiled.output != t.BOOL:
             out.append(_Program(None, None, "cel expression must evaluate to a bool"))
             continue
+        planning = instantiation_error(compiled)
+        if planning is not None:
+            out.append(_Program(None, None, f"program instantiation failed: {planning}"))
+            continue
         message = None
         if rule.message_expression.strip():
             message, _ = compile_expr(rule.message_expression, decl, structs, optional)
-            if message is not None and message.output != t.STRING:
+            if message is not None and (
+                message.output != t.STRING or instantiation_error(message) is not None
+            ):
                 message = None
         out.append(_Program(compiled, message))
     props.__dict__[_CACHE] = out

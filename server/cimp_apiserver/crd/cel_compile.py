@@ -17,7 +17,7 @@ from .cel_source import Issues
 from .cel_strformat import check_format_calls
 from .cel_time import CelTimeError, parse_duration, parse_timestamp
 
-__all__ = ["Compiled", "compile_expr"]
+__all__ = ["Compiled", "compile_expr", "instantiation_error"]
 
 
 @dataclass
@@ -152,3 +152,18 @@ def compile_expr(
         return None, issues
     uses_old = "oldSelf" in checked.idents.values()
     return Compiled(parsed, checked, checked.type_of(parsed.expr), uses_old), issues
+
+
+def instantiation_error(compiled: Compiled) -> str | None:
+    """Why cel-go cannot plan the program: a conversion of a constant that it folds when
+    planning fails (``int('x')``: ``type conversion error from 'string' to 'int'``)."""
+    from .cel_eval import constant_calls, evaluate
+    from .cel_k8s import FUNCTIONS
+    from .cel_values import EvalError
+
+    for call in constant_calls(compiled.parsed.expr):
+        try:
+            evaluate(call, compiled.checked, {}, FUNCTIONS)
+        except EvalError as err:
+            return str(err)
+    return None

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import cel_types as t
-from .cel_compile import Compiled, compile_expr
+from .cel_compile import Compiled, compile_expr, instantiation_error
 from .cel_cost import estimate, factor_text, max_cardinality
 from .cel_decl import DeclType, decl_type
 from .errors import FieldError, child, forbidden, index, invalid, key
@@ -94,6 +94,8 @@ def _rule_errors(
     optional = bool(rule.optional_old_self)
     compiled, issues = compile_expr(rule.rule, decl, structs, optional)
     usable = compiled is not None and compiled.output == t.BOOL
+    planning = instantiation_error(compiled) if compiled is not None and usable else None
+    usable = usable and planning is None
     cost = 0
     if compiled is not None and usable:
         cost = min(_cost(compiled, decl) * times, _U64) if times else 0
@@ -104,6 +106,9 @@ def _rule_errors(
     total.observe(child(where, "rule"), cost)
     if compiled is None:
         yield invalid(child(where, "rule"), value, f"compilation failed: {issues.display()}")
+        return
+    if planning is not None:
+        yield invalid(child(where, "rule"), value, f"program instantiation failed: {planning}")
         return
     if not usable:
         yield invalid(child(where, "rule"), value, "cel expression must evaluate to a bool")
@@ -121,6 +126,12 @@ def _rule_errors(
                 child(where, "messageExpression"),
                 value,
                 "messageExpression must evaluate to a string",
+            )
+        elif (why := instantiation_error(message)) is not None:
+            yield invalid(
+                child(where, "messageExpression"),
+                value,
+                f"messageExpression instantiation failed: {why}",
             )
         else:
             message_cost = _cost(message, decl)

@@ -9,14 +9,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cel_actual_cost import call_cost
-from .cel_ast import Call, Comp, Expr, Ident, ListExpr, Literal, MapExpr, Select, StructExpr
+from .cel_ast import (
+    Call,
+    Comp,
+    Expr,
+    Ident,
+    ListExpr,
+    Literal,
+    MapExpr,
+    Select,
+    StructExpr,
+    children,
+)
 from .cel_check import Checked
 from .cel_decl import RESERVED
 from .cel_decls import IDENTS
 from .cel_lib import FUNCTIONS
 from .cel_values import NONE, CelType, EvalError, Optional, map_get, no_overload
 
-__all__ = ["CostLimitExceeded", "evaluate"]
+__all__ = ["CostLimitExceeded", "constant_calls", "evaluate"]
 
 
 @dataclass
@@ -92,6 +103,16 @@ def _is_constant(e: Expr) -> bool:
             and _is_constant(e.args[0])
         )
     return False
+
+
+def constant_calls(e: Expr) -> list[Call]:
+    """The outermost conversions of constants in ``e``, in the order cel-go plans them."""
+    if isinstance(e, Call) and _is_constant(e):
+        return [e]
+    out: list[Call] = []
+    for c in children(e):
+        out.extend(constant_calls(c))
+    return out
 
 
 def _type_value(name: str) -> CelType:
