@@ -196,12 +196,7 @@ def _thing(name: str, **spec: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def server(apiserver: APIServer) -> APIServer:
-    status, body = apiserver.request("POST", CRDS, _crd(SCHEMA))
-    assert status == 201, body
-    deadline = time.monotonic() + 20
-    while apiserver.request("GET", THINGS)[0] != 200:
-        assert time.monotonic() < deadline, "the CRD was never served"
-        time.sleep(0.1)
+    assert _serve(apiserver, SCHEMA, "things", "Thing") == THINGS
     return apiserver
 
 
@@ -213,6 +208,26 @@ def _refused(server: APIServer, method: str, path: str, body: Any) -> tuple[str,
     assert answer["reason"] == "Invalid"
     causes = [(c["field"], c["reason"], c["message"]) for c in answer["details"]["causes"]]
     return answer["message"], causes
+
+
+def _crd_causes(apiserver: APIServer, schema: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Create a CRD kube refuses: its causes (field, reason, message)."""
+    status, body = apiserver.request("POST", CRDS, _crd(schema, "gadgets", "Gadget"))
+    assert status == 422, body
+    assert body["reason"] == "Invalid"
+    return [(c["field"], c["reason"], c["message"]) for c in body["details"]["causes"]]
+
+
+def _serve(apiserver: APIServer, schema: dict[str, Any], plural: str, kind: str) -> str:
+    """Create a CRD and wait until its resource is served: the resource's path."""
+    status, body = apiserver.request("POST", CRDS, _crd(schema, plural, kind))
+    assert status == 201, body
+    path = f"/apis/example.com/v1/namespaces/default/{plural}"
+    deadline = time.monotonic() + 20
+    while apiserver.request("GET", path)[0] != 200:
+        assert time.monotonic() < deadline, "the CRD was never served"
+        time.sleep(0.1)
+    return path
 
 
 def test_a_resource_that_keeps_every_rule_is_created(server: APIServer) -> None:
@@ -386,24 +401,6 @@ def test_status_rules_run_on_the_status_subresource(server: APIServer) -> None:
     assert message == 'Thing.example.com "ok" is invalid: <nil>: Invalid value: phase B is bob\'s'
 
 
-def test_a_crd_whose_rule_does_not_parse_is_refused(apiserver: APIServer) -> None:
-    schema = _spec_schema({"a": {"type": "string", "maxLength": 10}}, {"rule": "self.a =="})
-    status, body = apiserver.request("POST", CRDS, _crd(schema, "gadgets", "Gadget"))
-    assert status == 422, body
-    [cause] = body["details"]["causes"]
-    assert cause["field"] == (
-        "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
-    )
-    assert cause["reason"] == "FieldValueInvalid"
-    assert cause["message"] == (
-        'Invalid value: {"Rule":"self.a ==","Message":"","MessageExpression":"","Reason":null,'
-        '"FieldPath":"","OptionalOldSelf":null}: compilation failed: ERROR: <input>:1:10: Syntax '
-        "error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', "
-        "'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n"
-        " | self.a ==\n | .........^"
-    )
-
-
 def test_an_optional_old_self_rule_runs_on_create_too(server: APIServer) -> None:
     message, _ = _refused(server, "POST", THINGS, _thing("x", frozen="x"))
     assert message == 'Thing.example.com "x" is invalid: spec.frozen: Invalid value: "x": frozen'
@@ -451,186 +448,289 @@ def _caret(rule: str, column: int) -> str:
     return f"\n | {rule}\n | {'.' * (column - 1)}^"
 
 
+def _case(rule: dict[str, Any] | str, where: str, detail: str, name: str) -> Any:
+    """One refused rule: the rule (or its text), the rule's field kube names, and what kube
+    says after ``Invalid value: <the rule or field path>:``."""
+    spec = rule if isinstance(rule, dict) else {"rule": rule}
+    return pytest.param(spec, where, detail, id=name)
+
+
+def _compile(rule: str, detail: str) -> str:
+    """``compilation failed: ERROR: <input>:L:C: message`` with cel-go's caret lines."""
+    at, _, message = detail.partition(": ")
+    column = int(at.split(":")[1])
+    return f"compilation failed: ERROR: <input>:{at}: {message}{_caret(rule, column)}"
+
+
 @pytest.mark.parametrize(
-    ("rule", "detail"),
+    ("spec", "where", "detail"),
     [
-        pytest.param("self.foo == 1", "1:5: undefined field 'foo'", id="unknown-field"),
-        pytest.param("self.obj.b == 'x'", "1:9: undefined field 'b'", id="unknown-nested-field"),
-        pytest.param(
-            "self.metadata.name == 'x'", "1:5: undefined field 'metadata'", id="no-meta-below-root"
+        _case(
+            "self.a ==",
+            "rule",
+            _compile(
+                "self.a ==",
+                "1:10: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', "
+                "'!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, "
+                "IDENTIFIER}",
+            ),
+            "syntax-error",
         ),
-        pytest.param(
+        _case(
+            "self.foo == 1",
+            "rule",
+            _compile("self.foo == 1", "1:5: undefined field 'foo'"),
+            "unknown-field",
+        ),
+        _case(
+            "self.obj.b == 'x'",
+            "rule",
+            _compile("self.obj.b == 'x'", "1:9: undefined field 'b'"),
+            "unknown-nested-field",
+        ),
+        _case(
+            "self.metadata.name == 'x'",
+            "rule",
+            _compile("self.metadata.name == 'x'", "1:5: undefined field 'metadata'"),
+            "no-meta-below-root",
+        ),
+        _case(
             "self.replicas == 'x'",
-            "1:15: found no matching overload for '_==_' applied to '(int, string)'",
-            id="int-vs-string",
+            "rule",
+            _compile(
+                "self.replicas == 'x'",
+                "1:15: found no matching overload for '_==_' applied to '(int, string)'",
+            ),
+            "int-vs-string",
         ),
-        pytest.param(
+        _case(
             "self.name > 3",
-            "1:11: found no matching overload for '_>_' applied to '(string, int)'",
-            id="string-vs-int",
+            "rule",
+            _compile(
+                "self.name > 3",
+                "1:11: found no matching overload for '_>_' applied to '(string, int)'",
+            ),
+            "string-vs-int",
         ),
-        pytest.param(
+        _case(
             "self.replicas + self.ratio > 1.0",
-            "1:15: found no matching overload for '_+_' applied to '(int, double)'",
-            id="int-plus-double",
+            "rule",
+            _compile(
+                "self.replicas + self.ratio > 1.0",
+                "1:15: found no matching overload for '_+_' applied to '(int, double)'",
+            ),
+            "int-plus-double",
         ),
-        pytest.param(
+        _case(
             "self.replicas == null",
-            "1:15: found no matching overload for '_==_' applied to '(int, null)'",
-            id="int-vs-null",
+            "rule",
+            _compile(
+                "self.replicas == null",
+                "1:15: found no matching overload for '_==_' applied to '(int, null)'",
+            ),
+            "int-vs-null",
         ),
-        pytest.param(
+        _case(
             "size(self.replicas) > 1",
-            "1:5: found no matching overload for 'size' applied to '(int)'",
-            id="size-of-int",
+            "rule",
+            _compile(
+                "size(self.replicas) > 1",
+                "1:5: found no matching overload for 'size' applied to '(int)'",
+            ),
+            "size-of-int",
         ),
-        pytest.param(
+        _case(
             "self.name.startsWith(1)",
-            "1:21: found no matching overload for 'startsWith' applied to 'string.(int)'",
-            id="member-overload",
+            "rule",
+            _compile(
+                "self.name.startsWith(1)",
+                "1:21: found no matching overload for 'startsWith' applied to 'string.(int)'",
+            ),
+            "member-overload",
         ),
-        pytest.param(
+        _case(
             "self.tags.all(t, t > 1)",
-            "1:20: found no matching overload for '_>_' applied to '(string, int)'",
-            id="comprehension-variable",
+            "rule",
+            _compile(
+                "self.tags.all(t, t > 1)",
+                "1:20: found no matching overload for '_>_' applied to '(string, int)'",
+            ),
+            "comprehension-variable",
         ),
-        pytest.param(
+        _case(
             "self.labels['a'] == 1",
-            "1:18: found no matching overload for '_==_' applied to '(string, int)'",
-            id="map-value",
+            "rule",
+            _compile(
+                "self.labels['a'] == 1",
+                "1:18: found no matching overload for '_==_' applied to '(string, int)'",
+            ),
+            "map-value",
         ),
-        pytest.param(
-            "foo(self.name)", "1:4: undeclared reference to 'foo' (in container '')", id="function"
+        _case(
+            "foo(self.name)",
+            "rule",
+            _compile("foo(self.name)", "1:4: undeclared reference to 'foo' (in container '')"),
+            "function",
         ),
-        pytest.param(
+        _case(
             "self.name.foo()",
-            "1:14: undeclared reference to 'foo' (in container '')",
-            id="member-function",
+            "rule",
+            _compile("self.name.foo()", "1:14: undeclared reference to 'foo' (in container '')"),
+            "member-function",
         ),
-        pytest.param("x == 1", "1:1: undeclared reference to 'x' (in container '')", id="ident"),
-        pytest.param(
+        _case(
+            "x == 1",
+            "rule",
+            _compile("x == 1", "1:1: undeclared reference to 'x' (in container '')"),
+            "ident",
+        ),
+        _case(
             "self.name in ['a', 1]",
-            "1:20: expected type 'string' but found 'int'",
-            id="list-literal",
+            "rule",
+            _compile("self.name in ['a', 1]", "1:20: expected type 'string' but found 'int'"),
+            "list-literal",
         ),
-        pytest.param(
+        _case(
             "{'a': 1, 'b': 'x'}.size() == 2",
-            "1:15: expected type 'int' but found 'string'",
-            id="map-literal",
+            "rule",
+            _compile(
+                "{'a': 1, 'b': 'x'}.size() == 2", "1:15: expected type 'int' but found 'string'"
+            ),
+            "map-literal",
         ),
-        pytest.param(
+        _case(
             "self.tags.exists(t, t)",
-            "1:21: expected type 'bool' but found 'string'",
-            id="predicate",
+            "rule",
+            _compile("self.tags.exists(t, t)", "1:21: expected type 'bool' but found 'string'"),
+            "predicate",
         ),
-        pytest.param(
+        _case(
             "self.name.size() > 1 ? 1 : 'x'",
-            "1:22: found no matching overload for '_?_:_' applied to '(bool, int, string)'",
-            id="conditional",
+            "rule",
+            _compile(
+                "self.name.size() > 1 ? 1 : 'x'",
+                "1:22: found no matching overload for '_?_:_' applied to '(bool, int, string)'",
+            ),
+            "conditional",
         ),
-        pytest.param("self.name.matches('[')", "1:19: invalid matches argument", id="regex"),
-        pytest.param(
-            "self.replicas == 99999999999999999999", "1:18: invalid int literal", id="int-literal"
+        _case(
+            "self.name.matches('[')",
+            "rule",
+            _compile("self.name.matches('[')", "1:19: invalid matches argument"),
+            "regex",
         ),
-        pytest.param("has(self)", "1:5: invalid argument to has() macro", id="has"),
-        pytest.param(
-            "self.tags.all(1, true)", "1:15: argument must be a simple name", id="macro-variable"
+        _case(
+            "self.replicas == 99999999999999999999",
+            "rule",
+            _compile("self.replicas == 99999999999999999999", "1:18: invalid int literal"),
+            "int-literal",
         ),
-        pytest.param("var == 1", "1:1: reserved identifier: var", id="reserved"),
-        pytest.param(
+        _case(
+            "has(self)",
+            "rule",
+            _compile("has(self)", "1:5: invalid argument to has() macro"),
+            "has",
+        ),
+        _case(
+            "self.tags.all(1, true)",
+            "rule",
+            _compile("self.tags.all(1, true)", "1:15: argument must be a simple name"),
+            "macro-variable",
+        ),
+        _case(
+            "var == 1", "rule", _compile("var == 1", "1:1: reserved identifier: var"), "reserved"
+        ),
+        _case(
             "self.tags.all(i, v, i == v)",
-            "1:23: found no matching overload for '_==_' applied to '(int, string)'",
-            id="two-variable-index",
+            "rule",
+            _compile(
+                "self.tags.all(i, v, i == v)",
+                "1:23: found no matching overload for '_==_' applied to '(int, string)'",
+            ),
+            "two-variable-index",
         ),
-        pytest.param(
+        _case(
             "'abc'.reverse() == 'cba'",
-            "1:14: found no matching overload for 'reverse' applied to 'string.()'",
-            id="strings-v3-is-not-there",
+            "rule",
+            _compile(
+                "'abc'.reverse() == 'cba'",
+                "1:14: found no matching overload for 'reverse' applied to 'string.()'",
+            ),
+            "strings-v3-is-not-there",
         ),
-        pytest.param(
+        _case(
             "self.name.path('x')",
-            "1:15: found no matching overload for 'path' applied to 'string.(string)'",
-            id="authorizer-function",
+            "rule",
+            _compile(
+                "self.name.path('x')",
+                "1:15: found no matching overload for 'path' applied to 'string.(string)'",
+            ),
+            "authorizer-function",
         ),
-    ],
-)
-def test_a_rule_that_does_not_type_check_is_refused(
-    apiserver: APIServer, rule: str, detail: str
-) -> None:
-    spec = {"rule": rule}
-    status, body = apiserver.request("POST", CRDS, _crd(_spec_schema(TYPED, spec), "gadgets"))
-    assert status == 422, body
-    assert body["reason"] == "Invalid"
-    where, _, message = detail.partition(": ")
-    column = int(where.split(":")[1])
-    assert [(c["field"], c["reason"], c["message"]) for c in body["details"]["causes"]] == [
-        (
-            f"{RULE_FIELD}.rule",
-            "FieldValueInvalid",
-            f"Invalid value: {_go_rule(spec)}: compilation failed: ERROR: <input>:{where}: "
-            f"{message}{_caret(rule, column)}",
-        )
-    ]
-
-
-@pytest.mark.parametrize(
-    ("spec", "field", "message"),
-    [
-        pytest.param(
+        _case(
             {"rule": "self.replicas"},
             "rule",
             "cel expression must evaluate to a bool",
-            id="rule-not-bool",
+            "rule-not-bool",
         ),
-        pytest.param(
-            {"rule": "self.port"}, "rule", "cel expression must evaluate to a bool", id="dyn-rule"
-        ),
-        pytest.param(
+        _case({"rule": "self.port"}, "rule", "cel expression must evaluate to a bool", "dyn-rule"),
+        _case(
             {"rule": "true", "messageExpression": "self.replicas"},
             "messageExpression",
             "messageExpression must evaluate to a string",
-            id="message-not-string",
+            "message-not-string",
         ),
-        pytest.param(
+        _case(
             {"rule": "int('x') == 1"},
             "rule",
             "program instantiation failed: type conversion error from 'string' to 'int'",
-            id="constant-conversion-fails",
+            "constant-conversion-fails",
         ),
-        pytest.param(
+        _case(
             {"rule": "true", "messageExpression": "self.nope"},
             "messageExpression",
             "messageExpression compilation failed: ERROR: <input>:1:5: undefined field 'nope'"
             + _caret("self.nope", 5),
-            id="message-does-not-compile",
+            "message-does-not-compile",
+        ),
+        _case(
+            {"rule": "true", "fieldPath": ".nope"},
+            "fieldPath",
+            "must be a valid path",
+            "field-path-0",
+        ),
+        _case(
+            {"rule": "true", "fieldPath": "obj"},
+            "fieldPath",
+            "must be a valid path",
+            "field-path-1",
+        ),
+        _case(
+            {"rule": "true", "fieldPath": ".obj.b"},
+            "fieldPath",
+            "must be a valid path",
+            "field-path-2",
+        ),
+        _case(
+            {"rule": "true", "fieldPath": ".tags[0]"},
+            "fieldPath",
+            "must be a valid path",
+            "field-path-3",
+        ),
+        _case(
+            {"rule": "true", "fieldPath": ".obj['a"},
+            "fieldPath",
+            "must be a valid path",
+            "field-path-4",
         ),
     ],
 )
-def test_a_rule_of_the_wrong_type_is_refused(
-    apiserver: APIServer, spec: dict[str, Any], field: str, message: str
+def test_a_crd_with_a_rule_kube_cannot_use_is_refused(
+    apiserver: APIServer, spec: dict[str, Any], where: str, detail: str
 ) -> None:
-    status, body = apiserver.request("POST", CRDS, _crd(_spec_schema(TYPED, spec), "gadgets"))
-    assert status == 422, body
-    assert [(c["field"], c["reason"], c["message"]) for c in body["details"]["causes"]] == [
-        (
-            f"{RULE_FIELD}.{field}",
-            "FieldValueInvalid",
-            f"Invalid value: {_go_rule(spec)}: {message}",
-        )
-    ]
-
-
-@pytest.mark.parametrize("field_path", [".nope", "obj", ".obj.b", ".tags[0]", ".obj['a"])
-def test_a_field_path_that_names_no_field_is_refused(apiserver: APIServer, field_path: str) -> None:
-    spec = {"rule": "true", "fieldPath": field_path}
-    status, body = apiserver.request("POST", CRDS, _crd(_spec_schema(TYPED, spec), "gadgets"))
-    assert status == 422, body
-    assert [(c["field"], c["reason"], c["message"]) for c in body["details"]["causes"]] == [
-        (
-            f"{RULE_FIELD}.fieldPath",
-            "FieldValueInvalid",
-            f"Invalid value: {json.dumps(field_path)}: must be a valid path",
-        )
+    value = json.dumps(spec[where]) if where == "fieldPath" else _go_rule(spec)
+    assert _crd_causes(apiserver, _spec_schema(TYPED, spec)) == [
+        (f"{RULE_FIELD}.{where}", "FieldValueInvalid", f"Invalid value: {value}: {detail}")
     ]
 
 
@@ -656,10 +756,8 @@ def test_old_self_is_refused_where_old_items_cannot_be_found(apiserver: APIServe
             },
         }
     )
-    status, body = apiserver.request("POST", CRDS, _crd(schema, "gadgets"))
-    assert status == 422, body
     spec = "spec.validation.openAPIV3Schema.properties[spec]"
-    assert sorted((c["field"], c["message"]) for c in body["details"]["causes"]) == [
+    assert sorted((f, m) for f, _, m in _crd_causes(apiserver, schema)) == [
         (
             f"{spec}.properties[atomic].items.x-kubernetes-validations[0].rule",
             'Invalid value: "self.n >= oldSelf.n": oldSelf cannot be used on the uncorrelatable '
@@ -705,9 +803,7 @@ def test_rules_kube_accepts_are_accepted(apiserver: APIServer) -> None:
         "timestamp('2020-01-01T00:00:00Z').getFullYear() == 2020",
         "self.replicas < 1.5 && 1u < 2",
     ]
-    schema = _spec_schema(TYPED, *({"rule": r} for r in rules))
-    status, body = apiserver.request("POST", CRDS, _crd(schema, "gadgets"))
-    assert status == 201, body
+    _serve(apiserver, _spec_schema(TYPED, *({"rule": r} for r in rules)), "gadgets", "Gadget")
 
 
 # ------------------------------------------------------------------ Kubernetes' CEL libraries
@@ -858,13 +954,7 @@ LIBRARIES = _spec_schema(
 def test_library_functions_answer_as_kube(
     apiserver: APIServer, spec: dict[str, Any], cause: tuple[str, str] | None
 ) -> None:
-    status, body = apiserver.request("POST", CRDS, _crd(LIBRARIES, "gadgets", "Gadget"))
-    assert status == 201, body
-    path = "/apis/example.com/v1/namespaces/default/gadgets"
-    deadline = time.monotonic() + 20
-    while apiserver.request("GET", path)[0] != 200:
-        assert time.monotonic() < deadline, "the CRD was never served"
-        time.sleep(0.1)
+    path = _serve(apiserver, LIBRARIES, "gadgets", "Gadget")
     gadget = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}
     status, body = apiserver.request("POST", path, {**gadget, "spec": spec})
     if cause is None:
@@ -923,8 +1013,7 @@ def _numbers(most: int | None) -> dict[str, Any]:
 def test_a_rule_over_its_cost_budget_is_refused(
     apiserver: APIServer, properties: dict[str, Any], rule: dict[str, Any], field: str, factor: str
 ) -> None:
-    status, body = apiserver.request("POST", CRDS, _crd(_spec_schema(properties, rule), "gadgets"))
-    assert status == 422, body
+    causes = _crd_causes(apiserver, _spec_schema(properties, rule))
     what = "rule" if field == "rule" else "messageExpression"
     expected = [
         (
@@ -945,8 +1034,8 @@ def test_a_rule_over_its_cost_budget_is_refused(
                 f"OpenAPIv3 schema exceeds budget by factor of more than 100x{_ADVICE}",
             ),
         ]
-    assert [(c["field"], c["message"]) for c in body["details"]["causes"]] == expected
-    assert {c["reason"] for c in body["details"]["causes"]} == {"FieldValueForbidden"}
+    assert [(f, m) for f, _, m in causes] == expected
+    assert {r for _, r, _ in causes} == {"FieldValueForbidden"}
 
 
 def test_a_rule_below_an_unbounded_list_costs_once_per_possible_item(
@@ -958,18 +1047,14 @@ def test_a_rule_below_an_unbounded_list_costs_once_per_possible_item(
         "properties": {"name": {"type": "string", "maxLength": 60}},
         "x-kubernetes-validations": [{"rule": "self.name.matches('^[a-z]+(-[a-z]+)*$')"}],
     }
-    schema = _spec_schema({"l": {"type": "array", "items": items}})
-    status, body = apiserver.request("POST", CRDS, _crd(schema, "gadgets"))
-    assert status == 422, body
-    [cause] = body["details"]["causes"]
-    assert cause["field"] == (
+    [(field, _, message)] = _crd_causes(
+        apiserver, _spec_schema({"l": {"type": "array", "items": items}})
+    )
+    assert field == (
         "spec.validation.openAPIV3Schema.properties[spec].properties[l].items."
         "x-kubernetes-validations[0].rule"
     )
-    assert (
-        cause["message"]
-        == f"Forbidden: estimated rule cost exceeds budget by factor of 3.1x{_ADVICE}"
-    )
+    assert message == f"Forbidden: estimated rule cost exceeds budget by factor of 3.1x{_ADVICE}"
 
 
 def test_the_whole_schema_has_a_cost_budget_too(apiserver: APIServer) -> None:
@@ -981,15 +1066,13 @@ def test_the_whole_schema_has_a_cost_budget_too(apiserver: APIServer) -> None:
         }
         for i in range(14)
     }
-    status, body = apiserver.request("POST", CRDS, _crd(_spec_schema(properties), "gadgets"))
-    assert status == 422, body
+    causes = [(f, m) for f, _, m in _crd_causes(apiserver, _spec_schema(properties))]
     spec = "spec.validation.openAPIV3Schema.properties[spec].properties"
     over = {10: "1.014650x", 11: "1.030315x", 12: "1.046100x", 13: "1.062005x"}
     contributed = (
         "Forbidden: contributed to estimated rule cost total exceeding cost limit for entire "
         "OpenAPIv3 schema"
     )
-    causes = [(c["field"], c["message"]) for c in body["details"]["causes"]]
     # kube lists the properties in Go map order: compare the rule errors as a set.
     assert sorted(causes[:4]) == [
         (
@@ -1014,13 +1097,7 @@ def test_a_rule_past_its_runtime_cost_limit_stops_validation(apiserver: APIServe
     per-call limit while it runs, and kube stops validating there."""
     rule = "self.l.all(x, self.l.exists(y, x == y))"
     schema = _spec_schema({"l": _numbers(800)}, {"rule": rule})
-    status, body = apiserver.request("POST", CRDS, _crd(schema, "gadgets", "Gadget"))
-    assert status == 201, body
-    path = "/apis/example.com/v1/namespaces/default/gadgets"
-    deadline = time.monotonic() + 20
-    while apiserver.request("GET", path)[0] != 200:
-        assert time.monotonic() < deadline, "the CRD was never served"
-        time.sleep(0.1)
+    path = _serve(apiserver, schema, "gadgets", "Gadget")
     gadget = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "small"}}
     status, body = apiserver.request("POST", path, {**gadget, "spec": {"l": list(range(100))}})
     assert status == 201, body
