@@ -78,6 +78,10 @@ _STARTS = frozenset(
         "IDENT",
     ]
 )
+# What may follow any expression (besides what its enclosing construct expects next).
+_OPERATORS = frozenset(
+    {"==", "!=", "<", "<=", ">", ">=", "in", "&&", "||", "+", "-", "*", "/", "%", "?", ".", "["}
+)
 _MAX_DEPTH = 250
 _MAX_CODE_POINTS = 100_000
 
@@ -162,6 +166,10 @@ def _lex(text: str) -> tuple[list[_Token], list[tuple[int, str]]]:
             if ok:
                 kind = "BYTES" if m.group(0)[:1] in ("b", "B") else "STRING"
                 tokens.append(_Token(kind, text[i:end], i))
+            elif m.group(0):
+                # ANTLR backs off to the identifier the prefix letters form (b, r, br)
+                tokens.append(_Token("IDENT", m.group(0), i))
+                end = m.end()
             else:
                 errors.append((i, text[i:end]))
             i = end
@@ -269,6 +277,15 @@ class _Parser:
         self.offsets: dict[int, int] = {}
         self.next_id = 1
         self.depth = 0
+        # what the enclosing constructs accept after an expression (ANTLR's follow set)
+        self.context: list[frozenset[str]] = [frozenset({"EOF"})]
+
+    def inside(self, follow: set[str], parse: Callable[[], Expr]) -> Expr:
+        self.context.append(frozenset(follow))
+        try:
+            return parse()
+        finally:
+            self.context.pop()
 
     # -- ids and tokens
 
@@ -298,10 +315,16 @@ class _Parser:
         end = tok.start + (0 if tok.kind == "EOF" else len(tok.text))
         return f"no viable alternative at input {_quote_text(self.text[start:end])}"
 
-    def expect(self, kind: str) -> _Token:
+    def expect(self, kind: str, expecting: str = "") -> _Token:
         tok = self.peek()
         if tok.kind != kind:
-            raise self.fail(tok, f"missing '{kind}' at {_quote(tok)}")
+            # ANTLR inserts the missing token when what follows could follow it
+            follows = _OPERATORS | self.context[-1] if kind in ")]}" else _STARTS
+            if tok.kind in follows and not expecting:
+                raise self.fail(tok, f"missing '{kind}' at {_quote(tok)}")
+            raise self.fail(
+                tok, f"mismatched input {_quote(tok)} expecting {expecting or repr(kind)}"
+            )
         return self.take()
 
     def error(self, offset: int, message: str) -> Expr:
@@ -314,7 +337,8 @@ class _Parser:
         e = self.expr()
         tok = self.peek()
         if tok.kind != "EOF":
-            raise self.fail(tok, f"extraneous input {_quote(tok)} expecting <EOF>")
+            word = "extraneous" if self.peek(1).kind == "EOF" else "mismatched"
+            raise self.fail(tok, f"{word} input {_quote(tok)} expecting <EOF>")
         return e
 
     def expr(self) -> Expr:
@@ -327,8 +351,8 @@ class _Parser:
                 return cond
             op = self.take()
             op_id = self.new_id(op.start)
-            yes = self.logic("||", self.logic_and)
-            self.expect(":")
+            yes = self.inside({":"}, lambda: self.logic("||", self.logic_and))
+            self.expect(":", "':'")
             no = self.expr()
             return self.call_or_macro(op_id, "_?_:_", None, [cond, yes, no])
         finally:
@@ -399,6 +423,14 @@ class _Parser:
             ops.append(self.take())
             if tok.kind == "-" and self.at("-") and self.peek(1).kind in ("INT", "FLOAT"):
                 break
+        nxt = self.peek()
+        if nxt.kind not in _STARTS:
+            if tok.kind == "!":
+                raise self.fail(nxt, f"extraneous input {_quote(nxt)} expecting {_EXPR_START}")
+            self.issues.report(
+                nxt.start, f"Syntax error: no viable alternative at input {_quote(ops[-1])}"
+            )
+            raise self.fail(nxt, f"mismatched input {_quote(nxt)} expecting {_EXPR_START}")
         operand = self.member()
         if len(ops) % 2 == 0:
             return operand
@@ -422,7 +454,7 @@ class _Parser:
                     if self.at("?"):
                         self.take()
                         optional = True
-                    index = self.expr()
+                    index = self.inside({"]"}, self.expr)
                     self.expect("]")
                     name = "_[?_]" if optional else "_[_]"
                     e = self.call_or_macro(op_id, name, None, [e, index])
@@ -466,10 +498,10 @@ class _Parser:
         if self.at(close):
             self.take()
             return args
-        args.append(self.expr())
+        args.append(self.inside({",", close}, self.expr))
         while self.at(","):
             self.take()
-            args.append(self.expr())
+            args.append(self.inside({",", close}, self.expr))
         self.expect(close)
         return args
 
@@ -491,7 +523,7 @@ class _Parser:
             return self.ident_or_call(self.take(), leading_dot=False)
         if kind == "(":
             self.take()
-            e = self.expr()
+            e = self.inside({")"}, self.expr)
             self.expect(")")
             return e
         if kind == "[":
@@ -499,34 +531,42 @@ class _Parser:
             list_id = self.new_id(tok.start)
             elems: list[Expr] = []
             optionals: list[int] = []
+            trailing = False
             while not self.at("]"):
                 if self.at("?"):
                     self.take()
                     optionals.append(len(elems))
-                elems.append(self.expr())
+                elems.append(self.inside({",", "]"}, self.expr))
                 if not self.at(","):
                     break
                 self.take()
-            self.expect("]")
+                if self.peek().kind not in _STARTS and not self.at("?"):
+                    trailing = True
+                    break
+            self.expect("]", "" if trailing or not elems else "{']', ','}")
             return ListExpr(list_id, elems, optionals)
         if kind == "{":
             self.take()
             map_id = self.new_id(tok.start)
             entries: list[Entry] = []
+            trailing = False
             while not self.at("}"):
                 optional = False
                 if self.at("?"):
                     self.take()
                     optional = True
-                key = self.expr()
-                col = self.expect(":")
+                key = self.inside({":"}, self.expr)
+                col = self.expect(":", "':'")
                 col_id = self.new_id(col.start)
-                value = self.expr()
+                value = self.inside({",", "}"}, self.expr)
                 entries.append(Entry(col_id, key, value, optional))
                 if not self.at(","):
                     break
                 self.take()
-            self.expect("}")
+                if self.peek().kind not in _STARTS and not self.at("?"):
+                    trailing = True
+                    break
+            self.expect("}", "" if trailing or not entries else "{'}', ','}")
             return MapExpr(map_id, entries)
         return self.literal()
 
