@@ -5,7 +5,7 @@ old value on an update); a false result becomes a field error at that node (or a
 ``fieldPath``) with the rule's ``message``/``messageExpression``/``reason``. Transition rules
 (those naming ``oldSelf``) run only when an old value exists unless ``optionalOldSelf`` (then
 ``oldSelf`` is an optional). On an update, a rule without ``oldSelf`` whose value did not
-change is not re-reported (kube's validation ratcheting turns it into a warning). Null values
+change only warns (kube's validation ratcheting). Null values
 are never validated.
 
 The CEL engine is this package's own (:mod:`.cel_parse`, :mod:`.cel_check`,
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import cel_types as t
@@ -136,6 +136,7 @@ class _Budget:
 
     remaining: int = _BUDGET
     stopped: bool = False
+    warnings: list[str] = field(default_factory=list)
 
 
 def _run(program: Compiled, variables: dict[str, Any]) -> tuple[Any, int]:
@@ -219,8 +220,8 @@ def _node_errors(
         optional_old = bool(rule.optional_old_self)
         if uses_old and not has_old and not optional_old:
             continue
-        if not uses_old and has_old and old == value:
-            continue  # ratcheting: an unchanged value is not re-reported
+        # Ratcheting: a rule without oldSelf on an unchanged value only warns.
+        ratchet = not uses_old and has_old and old == value
         if current is None:
             current = from_json(props, value, root)
             previous = from_json(props, old, root) if has_old else None
@@ -257,7 +258,11 @@ def _node_errors(
             )
             return
         if failure is not None:
-            yield invalid(path or "<nil>", type_name, _runtime_error(failure, rule))
+            error = invalid(path or "<nil>", type_name, _runtime_error(failure, rule))
+            if ratchet:
+                budget.warnings.append(str(error))
+            else:
+                yield error
             continue
         if result is True:
             continue
@@ -273,7 +278,11 @@ def _node_errors(
             if stop is not None:
                 yield invalid(where, type_name, stop)
                 return
-        yield _field_error(where, bad, detail or _message(rule), rule.reason)
+        error = _field_error(where, bad, detail or _message(rule), rule.reason)
+        if ratchet:
+            budget.warnings.append(str(error))
+        else:
+            yield error
 
 
 def _walk(
@@ -354,10 +363,19 @@ def blocking_error(errors: list[FieldError]) -> FieldError | None:
 
 
 def validate_rules(
-    schema: Props | None, obj: Any, old: Any | None, base: str = ""
+    schema: Props | None,
+    obj: Any,
+    old: Any | None,
+    base: str = "",
+    warnings: list[str] | None = None,
 ) -> list[FieldError]:
     """Every failed ``x-kubernetes-validations`` rule of ``schema`` on ``obj`` (``old``: the
-    stored object on an update)."""
+    stored object on an update); the failures kube's ratcheting turns into warnings (rules
+    without ``oldSelf`` on an unchanged value) go to ``warnings``."""
     if schema is None or not any(p.x_validations for p in schema.walk()):
         return []
-    return list(_walk(schema, obj, old, old is not None, base, _Budget()))
+    budget = _Budget()
+    errors = list(_walk(schema, obj, old, old is not None, base, budget))
+    if warnings is not None:
+        warnings.extend(budget.warnings)
+    return errors
